@@ -1,0 +1,10 @@
+"""Shared dimension names of every saved array (one place, so files agree)."""
+
+REPLICA = "replica"
+EPOCH = "epoch"
+PARAM = "param"
+SNAPSHOT = "snapshot"
+FEATURE = "feature"
+TRAIN_SAMPLE = "train_sample"
+TEST_SAMPLE = "test_sample"
+EIGEN = "eigen"

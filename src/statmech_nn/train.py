@@ -1,0 +1,165 @@
+"""R replicas of one architecture trained at once, each with its own seeds.
+
+The parameters of all replicas form one (R, P) tensor; the model's forward
+broadcasts the replica dimension through batched matmuls, the loss is the sum
+of the per-replica mean losses (so each replica receives exactly its own
+gradient) and SGD/Adam act elementwise. Replica r therefore follows the same
+trajectory as a run of this function with R = 1 and ``seeds[r]`` alone, which
+the tests check in float64 — but R replicas cost one batched kernel per layer
+instead of R small ones.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from statmech_nn.models import Model
+from statmech_nn.seeds import derive_seed
+
+LOSSES = ("cross_entropy", "mse")
+OPTIMIZERS = ("sgd", "adam")
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Hyper-parameters shared by all replicas (the config's ``train`` section)."""
+
+    epochs: int
+    batch_size: int
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    loss: str = "cross_entropy"
+    snapshots: int = 5
+
+
+@dataclass
+class TrainResult:
+    """Curves (R, epochs + 1; epoch 0 is the initialisation), final and snapshot parameters."""
+
+    curves: dict[str, torch.Tensor]
+    params: torch.Tensor
+    snapshots: torch.Tensor
+    snapshot_epochs: list[int]
+    diverged_epoch: list[int | None] = field(default_factory=list)
+
+    @property
+    def diverged(self) -> list[bool]:
+        return [e is not None for e in self.diverged_epoch]
+
+
+def per_sample_loss(outputs: torch.Tensor, y: torch.Tensor, loss: str) -> torch.Tensor:
+    """Loss of each sample, shape ``outputs.shape[:-1]``.
+
+    ``cross_entropy``: −log softmax(f)_y. ``mse``: ½‖f − onehot(y)‖².
+    """
+    y = y.expand(outputs.shape[:-1])
+    if loss == "cross_entropy":
+        logp = torch.log_softmax(outputs, dim=-1)
+        return -logp.gather(-1, y.unsqueeze(-1)).squeeze(-1)
+    if loss == "mse":
+        target = F.one_hot(y, outputs.shape[-1]).to(outputs.dtype)
+        return 0.5 * ((outputs - target) ** 2).sum(-1)
+    raise ValueError(f"loss {loss!r}: expected one of {LOSSES}")
+
+
+def mean_loss(
+    model: Model, theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor, loss: str
+) -> torch.Tensor:
+    """Mean loss over samples for parameters ``theta`` (..., P): shape (...)."""
+    return per_sample_loss(model.forward(theta, x), y, loss).mean(-1)
+
+
+def evaluate(
+    model: Model, theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor, loss: str
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean loss and accuracy (fraction of argmax hits) for ``theta`` (..., P)."""
+    with torch.no_grad():
+        out = model.forward(theta, x)
+        return per_sample_loss(out, y, loss).mean(-1), (out.argmax(-1) == y).double().mean(-1)
+
+
+def snapshot_epochs(epochs: int, count: int) -> list[int]:
+    """``count`` epochs spread evenly over 0..epochs (fewer if they coincide)."""
+    return sorted({int(e) for e in np.linspace(0, epochs, max(count, 1)).round()})
+
+
+def _optimizer(theta: torch.Tensor, s: TrainSettings) -> torch.optim.Optimizer:
+    if s.optimizer == "sgd":
+        return torch.optim.SGD([theta], lr=s.lr, momentum=s.momentum, weight_decay=s.weight_decay)
+    if s.optimizer == "adam":
+        return torch.optim.Adam([theta], lr=s.lr, weight_decay=s.weight_decay)
+    raise ValueError(f"optimizer {s.optimizer!r}: expected one of {OPTIMIZERS}")
+
+
+def train_replicas(
+    model: Model,
+    x_train: torch.Tensor,
+    y_train: torch.Tensor,
+    x_test: torch.Tensor,
+    y_test: torch.Tensor,
+    settings: TrainSettings,
+    seeds: list[int],
+    progress: Callable[[int], None] | None = None,
+) -> TrainResult:
+    """Train ``len(seeds)`` replicas at once; replica r is initialised and shuffled by ``seeds[r]``.
+
+    Inputs live on the device and dtype to train in. A replica whose loss turns
+    NaN/Inf is marked diverged (``diverged_epoch``), gets zero gradient from
+    then on and NaN curves; the others are unaffected. ``progress(epoch)`` is
+    called after every epoch.
+    """
+    n, s = x_train.shape[0], settings
+    theta = model.init_replicas(seeds, x_train.dtype).to(x_train.device).requires_grad_(True)
+    opt = _optimizer(theta, s)
+    shufflers = [torch.Generator().manual_seed(derive_seed(seed, "batch-order")) for seed in seeds]
+    keep = snapshot_epochs(s.epochs, s.snapshots)
+    names = ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
+    curves = {k: torch.full((len(seeds), s.epochs + 1), torch.nan, dtype=torch.float64) for k in names}
+    snaps = []
+    alive = torch.ones(len(seeds), dtype=torch.bool, device=x_train.device)
+    diverged_epoch: list[int | None] = [None] * len(seeds)
+
+    def record(epoch: int) -> None:
+        values = (
+            *evaluate(model, theta, x_train, y_train, s.loss),
+            *evaluate(model, theta, x_test, y_test, s.loss),
+        )
+        finite = torch.isfinite(values[0]) & torch.isfinite(values[2])
+        for r in torch.nonzero(alive & ~finite).flatten().tolist():
+            diverged_epoch[r] = epoch
+        alive.mul_(finite)
+        for name, v in zip(names, values, strict=True):
+            curves[name][:, epoch] = torch.where(alive, v, torch.nan).double().cpu()
+        if epoch in keep:
+            snaps.append(theta.detach().clone())
+
+    record(0)
+    for epoch in range(1, s.epochs + 1):
+        order = torch.stack([torch.randperm(n, generator=g) for g in shufflers]).to(x_train.device)
+        for start in range(0, n, s.batch_size):
+            idx = order[:, start : start + s.batch_size]
+            losses = mean_loss(model, theta, x_train[idx], y_train[idx], s.loss)
+            ok = alive & torch.isfinite(losses)
+            for r in torch.nonzero(alive & ~ok).flatten().tolist():
+                diverged_epoch[r] = epoch
+            alive.mul_(ok)
+            opt.zero_grad(set_to_none=False)
+            torch.where(alive, losses, 0.0).sum().backward()
+            theta.grad.mul_(alive.unsqueeze(-1))
+            theta.grad.nan_to_num_(0.0, 0.0, 0.0)
+            opt.step()
+        record(epoch)
+        if progress is not None:
+            progress(epoch)
+    return TrainResult(
+        curves=curves,
+        params=theta.detach().cpu(),
+        snapshots=torch.stack(snaps, dim=1).cpu(),
+        snapshot_epochs=keep,
+        diverged_epoch=diverged_epoch,
+    )
