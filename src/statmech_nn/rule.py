@@ -1,0 +1,66 @@
+"""The glue every rule script shares: logging, threads, seeds, provenance, errors.
+
+Takes Snakemake's ``snakemake`` object as an argument (it is never imported),
+so scripts stay a few lines: ``rule.run(snakemake, main)``.
+"""
+
+import logging
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import xarray as xr
+
+from statmech_nn.errors import InputError
+from statmech_nn.io import provenance_attrs, write_dataset
+from statmech_nn.seeds import derive_seed
+
+log = logging.getLogger("statmech_nn")
+
+
+def wildcards_of(smk: Any) -> dict[str, str]:
+    return {k: str(v) for k, v in smk.wildcards.items()}
+
+
+def seed_of(smk: Any) -> int:
+    """The rule's seed: a stable hash of (config seed, rule name, wildcards)."""
+    return derive_seed(smk.config.get("seed", 0), smk.rule, wildcards_of(smk))
+
+
+def write(smk: Any, ds: xr.Dataset, title: str, config: Mapping, output: int = 0) -> None:
+    """Attach provenance (config section, seed, rule, wildcards) and write atomically."""
+    ds.attrs.update(
+        provenance_attrs(
+            title=title,
+            config=config,
+            seed=seed_of(smk),
+            rule=smk.rule,
+            wildcards=wildcards_of(smk),
+        )
+    )
+    write_dataset(ds, smk.output[output])
+    log.info("wrote %s", smk.output[output])
+
+
+def run(smk: Any, main: Callable[[Any], None]) -> None:
+    """Run ``main(smk)`` with stderr and logging sent to the rule's log.
+
+    Sets torch's thread count from the rule's ``threads`` and deterministic
+    algorithms on. A user error (:class:`InputError`) ends the job with one line
+    in the log and on the terminal, no traceback; other exceptions keep theirs.
+    """
+    import torch
+
+    logfile = open(smk.log[0], "w", buffering=1)  # noqa: SIM115 - lives for the process
+    sys.stderr = logfile
+    logging.basicConfig(
+        stream=logfile, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
+    )
+    torch.set_num_threads(max(int(smk.threads), 1))
+    torch.use_deterministic_algorithms(True)
+    try:
+        main(smk)
+    except InputError as err:
+        log.error("%s", err)
+        print(f"statmech-nn error in rule {smk.rule}: {err}", file=sys.__stderr__)
+        sys.exit(1)
