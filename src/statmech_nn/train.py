@@ -67,8 +67,10 @@ def per_sample_loss(outputs: torch.Tensor, y: torch.Tensor, loss: str) -> torch.
     """
     y = y.expand(outputs.shape[:-1])
     if loss == "cross_entropy":
-        logp = torch.log_softmax(outputs, dim=-1)
-        return -logp.gather(-1, y.unsqueeze(-1)).squeeze(-1)
+        flat = F.cross_entropy(
+            outputs.reshape(-1, outputs.shape[-1]), y.reshape(-1), reduction="none"
+        )
+        return flat.reshape(y.shape)
     if loss == "mse":
         target = F.one_hot(y, outputs.shape[-1]).to(outputs.dtype)
         return 0.5 * ((outputs - target) ** 2).sum(-1)
@@ -100,7 +102,8 @@ def _optimizer(theta: torch.Tensor, s: TrainSettings) -> torch.optim.Optimizer:
     if s.optimizer == "sgd":
         return torch.optim.SGD([theta], lr=s.lr, momentum=s.momentum, weight_decay=s.weight_decay)
     if s.optimizer == "adam":
-        return torch.optim.Adam([theta], lr=s.lr, weight_decay=s.weight_decay)
+        fused = theta.device.type in ("cpu", "cuda")  # one kernel for all replicas
+        return torch.optim.Adam([theta], lr=s.lr, weight_decay=s.weight_decay, fused=fused)
     raise ValueError(f"optimizer {s.optimizer!r}: expected one of {OPTIMIZERS}")
 
 
