@@ -24,6 +24,9 @@ os.environ.update(
 configfile: "config/config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 validate(config, "workflow/schemas/config.schema.yaml")
 
 
@@ -37,3 +40,8 @@ rule all:
     default_target: True
     input:
         all_targets(),
+
+
+rule figures:
+    input:
+        all_figures(),

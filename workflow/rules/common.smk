@@ -1,4 +1,6 @@
 # Shared helpers: wildcard constraints, target lists and input functions.
+from snakemake.io import report as in_report
+
 from statmech_nn.models import ARCH_REGEX
 
 
@@ -24,6 +26,9 @@ def train_targets():
     )
 
 
+FIGURES = []  # every figure name, registered by figure_outputs in data-flow order
+
+
 def figure_paths(name):
     """The files of figure `name` in every configured format."""
     return expand(
@@ -31,8 +36,25 @@ def figure_paths(name):
     )
 
 
+def figure_outputs(name, category):
+    """Outputs of figure_<name>, every format; the PNG goes in the report with a caption."""
+    FIGURES.append(name)
+    return [
+        (
+            in_report(p, caption=f"../report/{name}.rst", category=category)
+            if p.endswith(".png")
+            else p
+        )
+        for p in figure_paths(name)
+    ]
+
+
+def all_figures():
+    return [path for name in FIGURES for path in figure_paths(name)]
+
+
 def all_targets():
-    return train_targets() + figure_paths("training_curves")
+    return train_targets() + all_figures()
 
 
 def get_dataset_spec(wildcards):

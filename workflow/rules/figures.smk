@@ -2,7 +2,7 @@ rule figure_training_curves:
     input:
         train_targets(),
     output:
-        figure_paths("training_curves"),
+        figure_outputs("training_curves", "Training"),
     log:
         "results/logs/figures/training_curves.log",
     benchmark:
