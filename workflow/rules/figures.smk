@@ -11,7 +11,7 @@ rule figure_training_curves:
         "../envs/statmech.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=lambda wc, attempt: 2000 * attempt,
         runtime=10,
     params:
         style=lookup(dpath="figures", within=config),
