@@ -16,8 +16,9 @@ from statmech_nn import theory
 def test_gibbs_integral_matches_adaptive_quadrature(R):
     """Gauss–Hermite I(R) = ∫Dt e^{−Rt²/2}/H(−√R t) equals scipy's adaptive quad to 1e-12."""
     reference, _ = integrate.quad(
-        lambda t: np.exp(-0.5 * (1 + R) * t * t - special.log_ndtr(np.sqrt(R) * t))
-        / np.sqrt(2 * np.pi),
+        lambda t: (
+            np.exp(-0.5 * (1 + R) * t * t - special.log_ndtr(np.sqrt(R) * t)) / np.sqrt(2 * np.pi)
+        ),
         -np.inf,
         np.inf,
         epsabs=0,
