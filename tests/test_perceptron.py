@@ -16,16 +16,21 @@ teacher: R = S/√(S² + P χ²_{N−1}), not χ²_N). The comparison therefore 
 
 from itertools import product
 from math import comb
+from pathlib import Path
 
 import numpy as np
 import pytest
 import xarray as xr
+import yaml
 from scipy import optimize
 
 from statmech_nn import perceptron, theory
 from statmech_nn.errors import InputError
 
 FINITE_SIZE = 0.2  # allowance c/N for the O(1/N) shift of ε from the N → ∞ curve (see above)
+QUICK_N = yaml.safe_load((Path(__file__).parents[1] / "config/quick.yaml").read_text())[
+    "perceptron"
+]["learning_curves"]["N"]
 
 
 def problems(n, P, N, seed=0):
@@ -34,7 +39,7 @@ def problems(n, P, N, seed=0):
 
 def lc(**overrides):
     cfg = dict(
-        N=50,
+        N=QUICK_N,
         alpha=[0.5, 2.0, 5.0],
         algorithms=["gibbs", "bayes", "hebb"],
         n_trials=40,
@@ -172,7 +177,7 @@ def test_symmetry_check_detects_an_unmixed_sampler():
 
 
 def test_simulated_learning_curves_match_replica_theory_at_quick_N():
-    """Gibbs ↔ ε_Gibbs, Bayes ↔ ε_Bayes, Hebb ↔ ε_Hebb at N = 50: |Δε| ≤ 3 SE + 0.2/N."""
+    """Gibbs ↔ ε_Gibbs, Bayes ↔ ε_Bayes, Hebb ↔ ε_Hebb at the quick N: |Δε| ≤ 3 SE + 0.2/N."""
     ds = lc()
     for algorithm in ("gibbs", "bayes", "hebb"):
         d = ds.sel(algorithm=algorithm)
@@ -180,7 +185,7 @@ def test_simulated_learning_curves_match_replica_theory_at_quick_N():
             algorithm
         ](d.alpha.values)
         gap = np.abs(d.generalization_error.values - expected)
-        tolerance = 3 * d.generalization_error_stderr.values + FINITE_SIZE / 50
+        tolerance = 3 * d.generalization_error_stderr.values + FINITE_SIZE / QUICK_N
         assert np.all(gap <= tolerance), (algorithm, gap, tolerance)
         if algorithm != "hebb":
             assert np.all(d.training_error.values == 0.0)
@@ -195,7 +200,7 @@ def test_hebb_matches_its_closed_form_with_many_training_sets():
     """With 600 sets the statistical error is small; the gap stays within 3 SE + 0.2/N."""
     ds = lc(algorithms=["hebb"], alpha=[1.0, 4.0], n_trials=600).sel(algorithm="hebb")
     gap = np.abs(ds.generalization_error.values - theory.hebb_error(ds.alpha.values))
-    assert np.all(gap <= 3 * ds.generalization_error_stderr.values + FINITE_SIZE / 50)
+    assert np.all(gap <= 3 * ds.generalization_error_stderr.values + FINITE_SIZE / QUICK_N)
 
 
 def test_learning_curves_dataset_layout_and_determinism():
@@ -236,3 +241,21 @@ def test_learning_curves_dataset_layout_and_determinism():
 def test_bad_settings_raise_one_line_input_errors(bad):
     with pytest.raises(InputError):
         lc(**bad)
+
+
+@pytest.mark.slow
+def test_quick_run_writes_labelled_perceptron_results_and_figures(quick_run):
+    """The workflow's perceptron rules produce both files, with provenance, and both figures."""
+    for name, variable in [
+        ("learning_curves", "generalization_error"),
+        ("capacity", "cover_curve"),
+    ]:
+        with xr.open_dataset(quick_run / f"results/perceptron/{name}.nc") as ds:
+            assert ds.attrs["rule"] == f"perceptron_{name}"
+            assert ds[variable].attrs["units"] == "1"
+    with xr.open_dataset(quick_run / "results/perceptron/learning_curves.nc") as ds:
+        assert int(ds["N"]) == QUICK_N
+        assert ds["finished"].all()
+    for name in ("perceptron_generalization", "perceptron_capacity"):
+        for ext in ("pdf", "png"):
+            assert (quick_run / f"results/figures/{name}.{ext}").stat().st_size > 0

@@ -32,7 +32,12 @@ def figure_paths(name):
 
 
 def all_targets():
-    return train_targets() + figure_paths("training_curves")
+    return (
+        train_targets()
+        + figure_paths("training_curves")
+        + figure_paths("perceptron_generalization")
+        + figure_paths("perceptron_capacity")
+    )
 
 
 def get_dataset_spec(wildcards):
