@@ -2,6 +2,7 @@
 
 import pytest
 import xarray as xr
+
 from conftest import snakemake
 
 pytestmark = pytest.mark.slow

@@ -47,18 +47,21 @@ def training_curves(runs: Sequence[xr.Dataset], style: Mapping) -> plt.Figure:
     """Loss (top) and accuracy (bottom) per epoch, one column per architecture.
 
     Lines are the mean over healthy replicas, bands ± one standard deviation;
-    train and test in colour, data sets by line style.
+    train and test in colour, data sets by line style. Diverged replicas are
+    left out and counted in the panel title; where all diverged, their curves
+    up to divergence are shown instead.
     """
     frames = []
     for ds in runs:
         ok = ds["status"] == "ok"
+        n_bad = int((~ok).sum())
+        arch = ds.attrs["arch"] + (f" ({n_bad} diverged)" if n_bad else "")
+        keep = ok if ok.any() else xr.ones_like(ok)
         for split in ("train", "test"):
             for metric in ("loss", "accuracy"):
-                da = ds[f"{split}_{metric}"].where(ok, drop=True)
+                da = ds[f"{split}_{metric}"].where(keep, drop=True)
                 df = da.to_dataframe(name="value").reset_index()[["replica", "epoch", "value"]]
-                df = df.assign(
-                    split=split, metric=metric, arch=ds.attrs["arch"], dataset=ds.attrs["dataset"]
-                )
+                df = df.assign(split=split, metric=metric, arch=arch, dataset=ds.attrs["dataset"])
                 frames.append(df)
     df = pd.concat(frames, ignore_index=True)
     archs = list(dict.fromkeys(df["arch"]))
