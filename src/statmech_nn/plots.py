@@ -135,9 +135,10 @@ def perceptron_generalization(ds: xr.Dataset, style: Mapping) -> plt.Figure:
     axes[0].set_yscale("log")
     axes[0].yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
     axes[0].yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-    axes[0].set_yticks(
-        [t for t in (0.02, 0.05, 0.1, 0.2, 0.5) if t >= float(ds["generalization_error"].min()) / 2]
+    lowest = min(
+        float(ds["generalization_error"].min()), float(ds["generalization_error_theory"].min())
     )
+    axes[0].set_yticks([t for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5) if t >= lowest / 2])
     axes[0].set_ylabel(r"generalization error $\varepsilon$")
     axes[1].set_ylabel(r"teacher overlap $R$")
     axes[1].set_ylim(0, 1.02)
