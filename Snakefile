@@ -3,6 +3,8 @@
 # results/
 #   data/{dataset}.nc              data sets (digits from scikit-learn, teacher-student)
 #   train/{dataset}/{arch}.nc      R replicas trained at once: curves, parameters, snapshots
+#   perceptron/learning_curves.nc  teacher-student ε(α), R(α), q(α) per algorithm + replica theory
+#   perceptron/capacity.nc         separable fraction of random labels vs α per N + Cover's curve
 #   figures/{name}.{pdf,png}       made by rule figure_{name} in workflow/rules/figures.smk
 #   logs/<stage>/...               one log per job, mirroring its output path
 #   benchmarks/<stage>/...         wall time and memory per job
@@ -33,6 +35,7 @@ validate(config, "workflow/schemas/config.schema.yaml")
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/perceptron.smk"
 include: "workflow/rules/figures.smk"
 
 
