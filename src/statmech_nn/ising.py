@@ -131,7 +131,8 @@ def simulate(
     can freeze into long-lived stripes below T_c), run ``burn_in`` sweeps, then
     record e and m every ``thin`` sweeps, ``measurements`` times. Of the
     recorded configurations, ``keep_samples`` per temperature are kept, spread
-    evenly over chains and time.
+    evenly over time and ordered so that consecutive samples come from
+    different chains.
 
     Returns e and m (T, chain, record) in float64, samples (T, sample, L, L) int8
     and the acceptance rate per temperature.
@@ -155,7 +156,8 @@ def simulate(
         m[:, :, r] = blocks.mean((-1, -2, -3)).double()
         if r in keep_at:
             kept.append(from_blocks(blocks).to(torch.int8))
-    samples = torch.stack(kept, dim=2).reshape(len(temps), -1, L, L)[:, :keep_samples]
+    # (T, time, chain, L, L): consecutive samples come from different chains
+    samples = torch.stack(kept, dim=1).reshape(len(temps), -1, L, L)[:, :keep_samples]
     rate = accepted.sum(1).double() / (chains * measurements * thin * L * L)
     return {"e": e, "m": m, "samples": samples, "acceptance": rate}
 
@@ -236,6 +238,15 @@ def exact_thermodynamics(L: int, temperatures: np.ndarray) -> dict[str, np.ndarr
         "specific_heat": beta[:, 0] ** 2 * n * (e2 - e1**2),
         "susceptibility": beta[:, 0] * n * (m2 - am1**2),
     }
+
+
+def exact_log_probability(spins: torch.Tensor, temperature: float) -> torch.Tensor:
+    """log p(s) = −E(s)/T − log Z(T) of configurations (S, L, L), Z by enumeration."""
+    L = spins.shape[-1]
+    energy, _, count = density_of_states(L)
+    log_z = torch.logsumexp(torch.as_tensor(np.log(count) - energy / temperature), dim=0)
+    total = energy_per_spin(spins.to(torch.float64)) * L * L
+    return -total / temperature - log_z
 
 
 def _onsager_k(temperature: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
