@@ -3,6 +3,10 @@
 # results/
 #   data/{dataset}.nc              data sets (digits from scikit-learn, teacher-student)
 #   train/{dataset}/{arch}.nc      R replicas trained at once: curves, parameters, snapshots
+#   hopfield/capacity.nc           retrieval overlap m(alpha) per N, AGS curve and alpha_c
+#   hopfield/energy_descent.nc     energy and overlap along zero-T and Glauber dynamics
+#   ising/L{L}.nc                  2D Ising thermodynamics, samples, Onsager/exact references
+#   boltzmann/{data}_{method}.nc   RBM exact log-likelihood per epoch (cd, pcd, exact)
 #   figures/{name}.{pdf,png}       made by rule figure_{name} in workflow/rules/figures.smk
 #   logs/<stage>/...               one log per job, mirroring its output path
 #   benchmarks/<stage>/...         wall time and memory per job
@@ -30,6 +34,9 @@ validate(config, "workflow/schemas/config.schema.yaml")
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/hopfield.smk"
+include: "workflow/rules/ising.smk"
+include: "workflow/rules/boltzmann.smk"
 include: "workflow/rules/figures.smk"
 
 
@@ -37,3 +44,4 @@ rule all:
     default_target: True
     input:
         all_targets(),
+        ising_family_targets(),
