@@ -104,16 +104,4 @@ rule figure_rbm_loglik:
         "../../scripts/boltzmann_figure_loglik.py"
 
 
-def ising_family_targets():
-    """Every output of the Hopfield, Ising and Boltzmann stages and their figures."""
-    return (
-        ["results/hopfield/capacity.nc", "results/hopfield/energy_descent.nc"]
-        + ising_targets()
-        + boltzmann_targets()
-        + figure_paths("hopfield_capacity")
-        + figure_paths("hopfield_energy")
-        + figure_paths("ising_thermodynamics")
-        + figure_paths("rbm_loglik")
-    )
-
 # --- end Ising family ---

@@ -2,20 +2,6 @@
 # references; its samples are training data for the Boltzmann machines.
 
 
-wildcard_constraints:
-    L=r"[1-9][0-9]*",
-
-
-def ising_targets():
-    """Every Ising lattice the config asks for."""
-    return expand("results/ising/L{L}.nc", L=config["ising"]["L"])
-
-
-def ising_simulation_params(wildcards):
-    """The ising section without the list of sizes: the arguments of one lattice's run."""
-    return {k: v for k, v in config["ising"].items() if k != "L"}
-
-
 rule ising_lattice:
     output:
         "results/ising/L{L}.nc",
@@ -30,6 +16,6 @@ rule ising_lattice:
         mem_mb=2000,
         runtime=30,
     params:
-        cfg=ising_simulation_params,
+        cfg=get_ising_params,
     script:
         "../../scripts/ising_lattice.py"
