@@ -64,3 +64,58 @@ def get_dataset_spec(wildcards):
 def gpus():
     """GPUs a compute job asks for: one when the config computes on CUDA."""
     return 1 if config["device"] == "cuda" else 0
+
+
+# --- Ising family: Hopfield networks, 2D Ising model, RBMs (issue 6) ---
+wildcard_constraints:
+    L=r"[1-9][0-9]*",
+    data=r"[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*",
+    method=r"cd|pcd|exact",
+
+
+for _name in config["boltzmann"]["train_on"]:
+    if _name not in config["boltzmann"]["datasets"]:
+        raise ValueError(
+            f"config boltzmann.train_on: {_name!r} is not defined under boltzmann.datasets "
+            f"(defined: {', '.join(config['boltzmann']['datasets'])})"
+        )
+    _spec = config["boltzmann"]["datasets"][_name]
+    if (
+        _spec["kind"] == "ising"
+        and _spec["temperature"] not in config["ising"]["temperatures"]
+    ):
+        raise ValueError(
+            f"config boltzmann.datasets.{_name}.temperature: {_spec['temperature']} is not one "
+            f"of ising.temperatures ({', '.join(map(str, config['ising']['temperatures']))})"
+        )
+
+
+def ising_targets():
+    """Every Ising lattice the config asks for."""
+    return expand("results/ising/L{L}.nc", L=config["ising"]["L"])
+
+
+def get_ising_params(wildcards):
+    """The ising section without the list of sizes: the arguments of one lattice's run."""
+    return {k: v for k, v in config["ising"].items() if k != "L"}
+
+
+def boltzmann_targets():
+    """Every (data set, method) training run the config asks for."""
+    return expand(
+        "results/boltzmann/{data}_{method}.nc",
+        data=config["boltzmann"]["train_on"],
+        method=config["boltzmann"]["methods"],
+    )
+
+
+def get_boltzmann_spec(wildcards):
+    return config["boltzmann"]["datasets"][wildcards.data]
+
+
+def get_boltzmann_input(wildcards):
+    """The Ising lattice whose samples a data set uses; nothing for generated data."""
+    spec = get_boltzmann_spec(wildcards)
+    return [f"results/ising/L{spec.get('L', 4)}.nc"] if spec["kind"] == "ising" else []
+
+# --- end Ising family ---

@@ -59,3 +59,90 @@ rule figure_perceptron_capacity:
         style=lookup(dpath="figures", within=config),
     script:
         "../../scripts/figure_perceptron_capacity.py"
+
+
+rule figure_hopfield_capacity:
+    input:
+        "results/hopfield/capacity.nc",
+    output:
+        figure_outputs("hopfield_capacity", "Hopfield"),
+    log:
+        "results/logs/figures/hopfield_capacity.log",
+    benchmark:
+        "results/benchmarks/figures/hopfield_capacity.tsv"
+    conda:
+        "../envs/statmech.yaml"
+    threads: 1
+    resources:
+        mem_mb=lambda wc, attempt: 2000 * attempt,
+        runtime=10,
+    params:
+        style=lookup(dpath="figures", within=config),
+    script:
+        "../../scripts/hopfield_figure_capacity.py"
+
+
+rule figure_hopfield_energy:
+    input:
+        "results/hopfield/energy_descent.nc",
+    output:
+        figure_outputs("hopfield_energy", "Hopfield"),
+    log:
+        "results/logs/figures/hopfield_energy.log",
+    benchmark:
+        "results/benchmarks/figures/hopfield_energy.tsv"
+    conda:
+        "../envs/statmech.yaml"
+    threads: 1
+    resources:
+        mem_mb=lambda wc, attempt: 2000 * attempt,
+        runtime=10,
+    params:
+        style=lookup(dpath="figures", within=config),
+    script:
+        "../../scripts/hopfield_figure_energy.py"
+
+
+rule figure_ising_thermodynamics:
+    input:
+        ising_targets(),
+    output:
+        figure_outputs("ising_thermodynamics", "Ising"),
+    log:
+        "results/logs/figures/ising_thermodynamics.log",
+    benchmark:
+        "results/benchmarks/figures/ising_thermodynamics.tsv"
+    conda:
+        "../envs/statmech.yaml"
+    threads: 1
+    resources:
+        mem_mb=lambda wc, attempt: 2000 * attempt,
+        runtime=10,
+    params:
+        style=lookup(dpath="figures", within=config),
+    script:
+        "../../scripts/ising_figure_thermodynamics.py"
+
+
+rule figure_rbm_loglik:
+    input:
+        boltzmann_targets(),
+    output:
+        figure_outputs("rbm_loglik", "Boltzmann"),
+    log:
+        "results/logs/figures/rbm_loglik.log",
+    benchmark:
+        "results/benchmarks/figures/rbm_loglik.tsv"
+    conda:
+        "../envs/statmech.yaml"
+    threads: 1
+    resources:
+        mem_mb=lambda wc, attempt: 2000 * attempt,
+        runtime=10,
+    params:
+        style=lookup(dpath="figures", within=config),
+    script:
+        "../../scripts/boltzmann_figure_loglik.py"
+
+
+# --- end Ising family ---
