@@ -3,6 +3,8 @@
 # results/
 #   data/{dataset}.nc              data sets (digits from scikit-learn, teacher-student)
 #   train/{dataset}/{arch}.nc      R replicas trained at once: curves, parameters, snapshots
+#   slices/{dataset}/{arch}/{direction}.nc  loss on a line or plane through the replicas
+#   slices/{dataset}/{arch}/curvature.nc   curvature of random projections vs tr H, λmin
 #   figures/{name}.{pdf,png}       made by rule figure_{name} in workflow/rules/figures.smk
 #   logs/<stage>/...               one log per job, mirroring its output path
 #   benchmarks/<stage>/...         wall time and memory per job
@@ -30,6 +32,7 @@ validate(config, "workflow/schemas/config.schema.yaml")
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/slices.smk"
 include: "workflow/rules/figures.smk"
 
 

@@ -10,6 +10,7 @@ import math
 import numpy as np
 import pytest
 import torch
+import xarray as xr
 
 from statmech_nn import landscape as ls
 from statmech_nn.errors import InputError
@@ -320,3 +321,80 @@ def test_bad_axes_are_one_line_errors(axes):
     params = torch.stack([model.init(s, torch.float64) for s in (1, 2)])
     with pytest.raises(InputError):
         ls.slice_dataset(model, params, data, "mse", axes, [[-1, 1]] * len(axes), 3)
+
+
+# ------------------------------------------------------------------ workflow
+
+
+def _write_hessian_file(repo, dataset: str, arch: str, replicas: int):
+    """Stand-in for the Hessian stage: dense eigendecomposition by HVPs of basis vectors."""
+    from statmech_nn import io
+    from statmech_nn.hessian import hvp
+
+    train = io.read_dataset(repo / f"results/train/{dataset}/{arch}.nc")
+    data = io.read_dataset(repo / f"results/data/{dataset}.nc")
+    model = Model.build(arch, int(train.attrs["in_dim"]), int(train.attrs["out_dim"]))
+    fn = ls.model_loss(
+        model,
+        torch.as_tensor(data["x_train"].values, dtype=torch.float64),
+        torch.as_tensor(data["y_train"].values),
+        train.attrs["loss"],
+    )
+    eye = torch.eye(model.n_params, dtype=torch.float64)
+    values, vectors, traces = [], [], []
+    for r in range(replicas):
+        theta = torch.as_tensor(train["params"].values[r], dtype=torch.float64)
+        h = torch.func.vmap(lambda v, th=theta: hvp(fn, th, v), chunk_size=128)(eye)
+        evals, evecs = torch.linalg.eigh(0.5 * (h + h.T))
+        values.append(evals.numpy())
+        vectors.append(torch.stack([evecs[:, -1], evecs[:, 0]]).numpy())
+        traces.append(float(evals.sum()))
+    ds = xr.Dataset(
+        {
+            "eigenvalues": io.labelled(np.array(values), ("replica", "eigen"), "eigenvalues"),
+            "eigenvectors": io.labelled(
+                np.array(vectors), ("replica", "which", "param"), "eigenvectors"
+            ),
+            "trace": io.labelled(np.array(traces), ("replica",), "tr H"),
+        },
+        coords={"replica": np.arange(replicas), "which": ["max", "min"]},
+    )
+    io.write_dataset(ds, repo / f"results/hessian/{dataset}/{arch}.nc")
+    return np.array(values)
+
+
+@pytest.mark.slow
+def test_slices_workflow_with_a_stand_in_hessian_file(tmp_path):
+    from conftest import copy_workflow, snakemake
+
+    repo = copy_workflow(tmp_path / "repo")
+    quick = ("--configfile", "config/quick.yaml", "--cores", "2")
+    arch = "mlp-d2-w16-tanh"
+    snakemake(repo, *quick, f"results/train/digits/{arch}.nc", "results/data/digits.nc")
+    spectra = _write_hessian_file(repo, "digits", arch, replicas=2)
+    figures = [
+        f"results/figures/{name}.png"
+        for name in ("slices_random_vs_hessian", "slices_1d", "projected_curvature")
+    ]
+    snakemake(repo, *quick, *figures)
+    base = repo / "results/slices/digits" / arch
+    with xr.open_dataset(base / "hessian.nc") as ds:
+        assert ds["train_loss"].dims == ("replica", "a", "b")
+        assert ds["direction"].dims == ("replica", "axis", "param")
+        assert list(ds["axis_kind"].values) == ["hessian_max", "hessian_min"]
+        assert ds.attrs["rule"] == "slices_evaluate"
+        np.testing.assert_allclose(ds["direction_norm"].values, 1.0, rtol=1e-6)
+    with xr.open_dataset(base / "random.nc") as ds:
+        assert np.abs(ds["axes_cosine"].values).max() < 1e-6
+    with xr.open_dataset(base / "segment.nc") as ds:
+        assert ds["train_loss"].dims == ("replica", "a")
+        assert list(ds["partner"].values) == [1, 0]
+    with xr.open_dataset(base / "curvature.nc") as ds:
+        np.testing.assert_allclose(ds["lambda_max"].values, spectra[:, -1], rtol=1e-6)
+        np.testing.assert_allclose(ds["lambda_min"].values, spectra[:, 0], rtol=1e-6, atol=1e-9)
+        gap = np.abs(ds["mean_curvature"] - ds["trace_per_param"]) / ds["sem_curvature"]
+        assert np.all(gap.values < 3), gap.values
+    for path in figures:
+        assert (repo / path).stat().st_size > 0
+    proc = snakemake(repo, "-n", *quick, *figures)
+    assert "Nothing to be done" in proc.stdout + proc.stderr

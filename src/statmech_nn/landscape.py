@@ -221,6 +221,44 @@ def _first_layer_products(model: Model, params: torch.Tensor, x: torch.Tensor) -
     return z
 
 
+def _chunk_outputs(
+    model: Model, z: torch.Tensor, theta0: torch.Tensor, dirs: torch.Tensor, c: torch.Tensor
+) -> torch.Tensor:
+    """Network outputs (b, p, n, out) at θ₀ + Σⱼ cⱼdⱼ for b origins and p points.
+
+    ``z`` (b, k + 1, n, width) holds the first layer's X·W₀ᵀ + b₀ and X·Dⱼᵀ + dⱼ
+    (:func:`_first_layer_products`). The same arithmetic as :meth:`Model.forward`
+    at each point, arranged for throughput: the first layer is one batched
+    product of the coordinates with ``z``, later layers are batched matmuls
+    over all b·p parameter sets with the bias folded in (``baddbmm``), and
+    activations act in place.
+    """
+    b, k1, n, width = z.shape
+    p, k = c.shape[0], k1 - 1
+    ck = c.expand(b, p, k)
+    h = torch.baddbmm(z[:, :1].reshape(b, 1, -1), ck, z[:, 1:].reshape(b, k, -1))
+    h = h.reshape(b * p, n, width)
+    n_first, tail = _first_layer(model)
+    if tail is None:
+        return h.reshape(b, p, n, width)
+    act = _activation_in_place(model.arch.activation)
+    rest = torch.baddbmm(theta0[:, None, n_first:], ck, dirs[..., n_first:])
+    params = tail.unflatten(rest.reshape(b * p, -1))
+    for layer in range(tail.n_layers):
+        h = act(h)
+        weight = params[f"layer{layer}.weight"].mT
+        if tail.arch.bias:
+            h = torch.baddbmm(params[f"layer{layer}.bias"].unsqueeze(-2), h, weight)
+        else:
+            h = torch.bmm(h, weight)
+    return h.reshape(b, p, n, -1)
+
+
+def _activation_in_place(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The activation, in place where torch has an in-place form (saves a large allocation)."""
+    return getattr(torch, f"{name}_", None) or ACTIVATIONS[name]
+
+
 @dataclass(frozen=True)
 class GridValues:
     """Mean loss and accuracy at each grid point, shape (..., n_points) or (..., n, m)."""
@@ -237,7 +275,7 @@ def evaluate_grid(
     x: torch.Tensor,
     y: torch.Tensor,
     loss: str,
-    memory_budget_mb: float = 256.0,
+    memory_budget_mb: float = 32.0,
 ) -> GridValues:
     """Loss and accuracy at θ₀ + Σⱼ cⱼ dⱼ for every row c of ``coords`` (n_points, k).
 
@@ -259,8 +297,6 @@ def evaluate_grid(
     directions = directions.expand(*lead, *directions.shape[-2:]).reshape(-1, k, theta0.shape[-1])
     coords = coords.to(theta0)
     x, y = x.to(theta0), y.to(theta0.device)
-    n_first, tail = _first_layer(model)
-    act = ACTIVATIONS.get(model.arch.activation)
     per_point = memory_per_point(model, x.shape[0], theta0.element_size())
     n_points, n_batch = coords.shape[0], theta0.shape[0]
     points = chunk_size(per_point, memory_budget_mb, n_points)
@@ -273,13 +309,7 @@ def evaluate_grid(
             th, dirs = theta0[b0 : b0 + origins], directions[b0 : b0 + origins]
             z = _first_layer_products(model, torch.cat([th.unsqueeze(1), dirs], dim=1), x)
             for p0 in range(0, n_points, points):
-                c = coords[p0 : p0 + points]
-                pre = z[:, :1] + torch.einsum("pk,bknh->bpnh", c, z[:, 1:])
-                if tail is None:
-                    out = pre
-                else:
-                    rest = torch.einsum("pk,bkq->bpq", c, dirs[..., n_first:])
-                    out = tail.forward(th[:, None, n_first:] + rest, act(pre))
+                out = _chunk_outputs(model, z, th, dirs, coords[p0 : p0 + points])
                 losses[b0 : b0 + origins, p0 : p0 + points] = per_sample_loss(out, y, loss).mean(-1)
                 accuracy[b0 : b0 + origins, p0 : p0 + points] = (
                     (out.argmax(-1) == y).to(out.dtype).mean(-1)
@@ -295,7 +325,7 @@ def line(
     x: torch.Tensor,
     y: torch.Tensor,
     loss: str,
-    memory_budget_mb: float = 256.0,
+    memory_budget_mb: float = 32.0,
 ) -> GridValues:
     """Loss and accuracy along θ₀ + t·d for θ₀ (..., P), d (..., P), t (n,): shape (..., n)."""
     return evaluate_grid(
@@ -311,7 +341,7 @@ def interpolate(
     x: torch.Tensor,
     y: torch.Tensor,
     loss: str,
-    memory_budget_mb: float = 256.0,
+    memory_budget_mb: float = 32.0,
 ) -> GridValues:
     """Loss and accuracy on the straight path (1 − t)·θa + t·θb: shape (..., n)."""
     return line(model, theta_a, theta_b - theta_a, t, x, y, loss, memory_budget_mb)
@@ -327,7 +357,7 @@ def plane(
     x: torch.Tensor,
     y: torch.Tensor,
     loss: str,
-    memory_budget_mb: float = 256.0,
+    memory_budget_mb: float = 32.0,
 ) -> GridValues:
     """Loss and accuracy on θ₀ + a·d1 + b·d2 for a (n,), b (m,): shape (..., n, m)."""
     coords = torch.cartesian_prod(a, b).reshape(-1, 2)
@@ -412,6 +442,11 @@ def model_loss(model: Model, x: torch.Tensor, y: torch.Tensor, loss: str) -> Los
     return lambda theta: per_sample_loss(model.forward(theta, x), y, loss).mean(-1)
 
 
+def loss_units(loss: str) -> str:
+    """Units of a loss value (and of a curvature, parameters being dimensionless)."""
+    return "nats" if loss == "cross_entropy" else "1"
+
+
 def _mean_sem(v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     n = v.shape[-1]
     std = v.std(-1) if n > 1 else torch.zeros_like(v[..., 0])
@@ -429,7 +464,7 @@ def curvature_statistics(
     seed: int,
     hessian_vectors: torch.Tensor,
     trace: torch.Tensor | None = None,
-    memory_budget_mb: float = 256.0,
+    memory_budget_mb: float = 32.0,
 ) -> xr.Dataset:
     """Curvature seen by random projections at trained points θ (replica, P), in float64.
 
@@ -503,6 +538,9 @@ def curvature_statistics(
         trace = torch.as_tensor(trace, dtype=dt)
         data["trace"] = labelled(trace, dr, "Hessian trace tr H (Hessian stage)")
         data["trace_per_param"] = labelled(trace / n_params, dr, "mean curvature tr H / P")
+    for name, var in data.items():  # curvatures are losses per squared (dimensionless) parameter
+        if not name.startswith("fraction"):
+            var.attrs["units"] = loss_units(loss)
     return xr.Dataset(
         data,
         coords={
@@ -625,7 +663,7 @@ def slice_dataset(
     snapshots: torch.Tensor | None = None,
     hessian_vectors: torch.Tensor | None = None,
     param_tensor: Sequence[str] | None = None,
-    memory_budget_mb: float = 256.0,
+    memory_budget_mb: float = 32.0,
 ) -> xr.Dataset:
     """A labelled slice through every replica's trained parameters ``params`` (R, P).
 
@@ -673,6 +711,8 @@ def slice_dataset(
         (REPLICA, "axis"),
         "second-difference curvature of the training loss at the origin along each axis",
     )
+    for name in ("train_loss", "test_loss", "centre_curvature"):
+        variables[name].attrs["units"] = loss_units(loss)
     variables["origin"] = labelled(origin.cpu().numpy(), (REPLICA, PARAM), "slice origin θ₀")
     variables["direction"] = labelled(
         directions.cpu().numpy(), (REPLICA, "axis", PARAM), "slice direction"
@@ -704,3 +744,129 @@ def slice_dataset(
             "loss": loss,
         },
     )
+
+
+# ---------------------------------------------------------------- studies (rule level)
+
+
+def healthy_replicas(train: xr.Dataset, count: int) -> np.ndarray:
+    """Indices of the first ``count`` replicas whose training did not diverge."""
+    ok = train[REPLICA].values[np.asarray(train["status"].values) == "ok"]
+    if ok.size == 0:
+        raise InputError(
+            f"{train.attrs.get('arch', '?')}: every replica diverged, nothing to slice"
+        )
+    return ok[:count]
+
+
+def _study_inputs(train: xr.Dataset, data: xr.Dataset, replicas: np.ndarray, dtype: torch.dtype):
+    model = Model.build(
+        train.attrs["arch"], int(train.attrs["in_dim"]), int(train.attrs["out_dim"])
+    )
+    params = torch.as_tensor(train["params"].sel({REPLICA: replicas}).values).to(dtype)
+    tensors = {
+        name: torch.as_tensor(data[name].values).to(dtype if name[0] == "x" else torch.long)
+        for name in ("x_train", "y_train", "x_test", "y_test")
+    }
+    return model, params, tensors
+
+
+def hessian_eigenvectors(hessian: xr.Dataset, replicas: np.ndarray) -> torch.Tensor:
+    """Eigenvectors of λmax and λmin (replica, 2, P) from a Hessian-stage Dataset."""
+    try:
+        vecs = hessian["eigenvectors"].sel({REPLICA: replicas, "which": ["max", "min"]})
+    except KeyError as err:
+        raise InputError(
+            f"Hessian file: expected eigenvectors(replica, which=[max, min], param) for "
+            f"replicas {list(replicas)}: {err}"
+        ) from None
+    return torch.as_tensor(vecs.transpose(REPLICA, "which", PARAM).values)
+
+
+def slice_study(
+    train: xr.Dataset,
+    data: xr.Dataset,
+    direction: Mapping,
+    replicas: int,
+    dtype: str,
+    memory_mb: float,
+    seed: int,
+    hessian: xr.Dataset | None = None,
+) -> xr.Dataset:
+    """The slice a config ``direction`` entry asks for, through the first healthy replicas.
+
+    ``train`` and ``data`` are the training and data-set stages' Datasets,
+    ``hessian`` the Hessian stage's (needed for Hessian axes). The entry holds
+    ``axes``, ``ranges``, ``resolution`` and, optionally, ``normalisation`` and
+    ``bias`` (see :func:`slice_dataset`).
+    """
+    chosen = healthy_replicas(train, replicas)
+    model, params, tensors = _study_inputs(train, data, chosen, getattr(torch, dtype))
+    axes = list(direction["axes"])
+    vectors = None
+    if any(a.startswith("hessian") for a in axes):
+        if hessian is None:
+            raise InputError(f"slice axes {axes} need the Hessian stage's eigenvectors")
+        vectors = hessian_eigenvectors(hessian, chosen)
+    snapshots = None
+    if any(a.startswith("pca") for a in axes):
+        snapshots = torch.as_tensor(train["snapshots"].sel({REPLICA: chosen}).values)
+    ds = slice_dataset(
+        model,
+        params,
+        tensors,
+        train.attrs["loss"],
+        axes,
+        direction["ranges"],
+        direction["resolution"],
+        direction.get("normalisation", "filter"),
+        direction.get("bias", "zero"),
+        seed,
+        snapshots,
+        vectors,
+        model.param_tensor,
+        memory_mb,
+    )
+    ds = ds.assign_coords({REPLICA: chosen})
+    ds.attrs.update(arch=train.attrs["arch"], dataset=train.attrs.get("dataset", ""))
+    if "partner" in ds:
+        ds["partner"].values = chosen[ds["partner"].values]
+    return ds
+
+
+def curvature_study(
+    train: xr.Dataset,
+    data: xr.Dataset,
+    hessian: xr.Dataset,
+    replicas: int,
+    directions: int,
+    fd_step: float,
+    memory_mb: float,
+    seed: int,
+) -> xr.Dataset:
+    """:func:`curvature_statistics` at the first healthy replicas, on the training set.
+
+    The Hessian stage supplies the extreme eigenvectors and, when it holds a
+    ``trace`` (replica) variable, tr H for comparison with the mean curvature.
+    """
+    chosen = healthy_replicas(train, replicas)
+    model, params, tensors = _study_inputs(train, data, chosen, torch.float64)
+    trace = None
+    if "trace" in hessian:
+        trace = torch.as_tensor(hessian["trace"].sel({REPLICA: chosen}).values)
+    ds = curvature_statistics(
+        model,
+        params,
+        tensors["x_train"],
+        tensors["y_train"],
+        train.attrs["loss"],
+        directions,
+        fd_step,
+        seed,
+        hessian_eigenvectors(hessian, chosen),
+        trace,
+        memory_mb,
+    )
+    ds = ds.assign_coords({REPLICA: chosen})
+    ds.attrs.update(arch=train.attrs["arch"], dataset=train.attrs.get("dataset", ""))
+    return ds
