@@ -398,3 +398,30 @@ def test_slices_workflow_with_a_stand_in_hessian_file(tmp_path):
         assert (repo / path).stat().st_size > 0
     proc = snakemake(repo, "-n", *quick, *figures)
     assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "slices:\n  directions:\n    curvature:\n      axes: [random]\n"
+            "      ranges: [[-1, 1]]\n      resolution: 5\n",
+            "['slices']['directions']",
+        ),
+        (
+            "slices:\n  directions:\n    random:\n      axes: [saddle]\n",
+            "'saddle' is not one of",
+        ),
+        ("slices:\n  figure_planes: [nowhere]\n", "slices.figure_planes: ['nowhere']"),
+    ],
+    ids=["reserved-name", "bad-axis", "unknown-figure-plane"],
+)
+def test_bad_slices_config_names_the_key(tmp_path, text, expected):
+    from conftest import copy_workflow, snakemake
+
+    repo = copy_workflow(tmp_path / "repo")
+    (repo / "bad.yaml").write_text(text)
+    proc = snakemake(repo, "-n", "--configfile", "bad.yaml", check=False)
+    assert proc.returncode != 0
+    assert expected in proc.stdout + proc.stderr, proc.stdout + proc.stderr
