@@ -227,11 +227,14 @@ def _chunk_outputs(
     """Network outputs (b, p, n, out) at θ₀ + Σⱼ cⱼdⱼ for b origins and p points.
 
     ``z`` (b, k + 1, n, width) holds the first layer's X·W₀ᵀ + b₀ and X·Dⱼᵀ + dⱼ
-    (:func:`_first_layer_products`). The same arithmetic as :meth:`Model.forward`
+    (:func:`_first_layer_products`). The same function as :meth:`Model.forward`
     at each point, arranged for throughput: the first layer is one batched
     product of the coordinates with ``z``, later layers are batched matmuls
     over all b·p parameter sets with the bias folded in (``baddbmm``), and
-    activations act in place.
+    activations act in place. tanh is evaluated as tanh(u) = 2σ(2u) − 1 with
+    the factor 2 and the shift folded into the weights of the next layer,
+    W·tanh(u) + b = (2W)·σ(2u) + (b − W·1), because torch's CPU sigmoid is
+    about three times faster than its tanh (the rounding differs by ~1e-7).
     """
     b, k1, n, width = z.shape
     p, k = c.shape[0], k1 - 1
@@ -241,16 +244,22 @@ def _chunk_outputs(
     n_first, tail = _first_layer(model)
     if tail is None:
         return h.reshape(b, p, n, width)
-    act = _activation_in_place(model.arch.activation)
+    tanh = model.arch.activation == "tanh"
+    act = torch.sigmoid_ if tanh else _activation_in_place(model.arch.activation)
+    if tanh:
+        h.mul_(2.0)
     rest = torch.baddbmm(theta0[:, None, n_first:], ck, dirs[..., n_first:])
     params = tail.unflatten(rest.reshape(b * p, -1))
     for layer in range(tail.n_layers):
         h = act(h)
-        weight = params[f"layer{layer}.weight"].mT
-        if tail.arch.bias:
-            h = torch.baddbmm(params[f"layer{layer}.bias"].unsqueeze(-2), h, weight)
-        else:
-            h = torch.bmm(h, weight)
+        weight = params[f"layer{layer}.weight"]
+        bias = params[f"layer{layer}.bias"]  # every MLP layer has one (only perceptrons do not)
+        if tanh:
+            bias = bias - weight.sum(-1)
+            weight = 2.0 * weight
+            if layer < tail.n_layers - 1:  # the next sigmoid takes 2u
+                bias, weight = 2.0 * bias, 2.0 * weight
+        h = torch.baddbmm(bias.unsqueeze(-2), h, weight.mT)
     return h.reshape(b, p, n, -1)
 
 
