@@ -3,6 +3,8 @@
 # results/
 #   data/{dataset}.nc              data sets (digits from scikit-learn, teacher-student)
 #   train/{dataset}/{arch}.nc      R replicas trained at once: curves, parameters, snapshots
+#   slices/{dataset}/{arch}/{direction}.nc  loss on a line or plane through the replicas
+#   slices/{dataset}/{arch}/curvature.nc   curvature of random projections vs tr H, λmin
 #   perceptron/learning_curves.nc  teacher-student ε(α), R(α), q(α) per algorithm + replica theory
 #   perceptron/capacity.nc         separable fraction of random labels vs α per N + Cover's curve
 #   hopfield/capacity.nc           retrieval overlap m(alpha) per N, AGS curve and alpha_c
@@ -39,6 +41,7 @@ validate(config, "workflow/schemas/config.schema.yaml")
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/slices.smk"
 include: "workflow/rules/perceptron.smk"
 include: "workflow/rules/hopfield.smk"
 include: "workflow/rules/ising.smk"

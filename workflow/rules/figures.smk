@@ -146,3 +146,68 @@ rule figure_rbm_loglik:
 
 
 # --- end Ising family ---
+
+
+rule figure_slices_random_vs_hessian:
+    input:
+        slice_paths(config["slices"]["figure_planes"]),
+    output:
+        figure_outputs("slices_random_vs_hessian", "Landscape"),
+    log:
+        "results/logs/figures/slices_random_vs_hessian.log",
+    benchmark:
+        "results/benchmarks/figures/slices_random_vs_hessian.tsv"
+    conda:
+        "../envs/statmech.yaml"
+    threads: 1
+    resources:
+        mem_mb=lambda wc, attempt: 2000 * attempt,
+        runtime=10,
+    params:
+        style=lookup(dpath="figures", within=config),
+        names=config["slices"]["figure_planes"],
+    script:
+        "../../scripts/slices_figure_random_vs_hessian.py"
+
+
+rule figure_slices_1d:
+    input:
+        slice_paths(config["slices"]["figure_lines"]),
+    output:
+        figure_outputs("slices_1d", "Landscape"),
+    log:
+        "results/logs/figures/slices_1d.log",
+    benchmark:
+        "results/benchmarks/figures/slices_1d.tsv"
+    conda:
+        "../envs/statmech.yaml"
+    threads: 1
+    resources:
+        mem_mb=lambda wc, attempt: 2000 * attempt,
+        runtime=10,
+    params:
+        style=lookup(dpath="figures", within=config),
+        names=config["slices"]["figure_lines"],
+    script:
+        "../../scripts/slices_figure_1d.py"
+
+
+rule figure_projected_curvature:
+    input:
+        slice_paths(["curvature"]),
+    output:
+        figure_outputs("projected_curvature", "Landscape"),
+    log:
+        "results/logs/figures/projected_curvature.log",
+    benchmark:
+        "results/benchmarks/figures/projected_curvature.tsv"
+    conda:
+        "../envs/statmech.yaml"
+    threads: 1
+    resources:
+        mem_mb=lambda wc, attempt: 2000 * attempt,
+        runtime=10,
+    params:
+        style=lookup(dpath="figures", within=config),
+    script:
+        "../../scripts/curvature_figure.py"
