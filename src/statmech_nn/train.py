@@ -119,7 +119,9 @@ def train_replicas(
     shufflers = [torch.Generator().manual_seed(derive_seed(seed, "batch-order")) for seed in seeds]
     keep = snapshot_epochs(s.epochs, s.snapshots)
     names = ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
-    curves = {k: torch.full((len(seeds), s.epochs + 1), torch.nan, dtype=torch.float64) for k in names}
+    curves = {
+        k: torch.full((len(seeds), s.epochs + 1), torch.nan, dtype=torch.float64) for k in names
+    }
     snaps = []
     alive = torch.ones(len(seeds), dtype=torch.bool, device=x_train.device)
     diverged_epoch: list[int | None] = [None] * len(seeds)
