@@ -32,6 +32,26 @@ _ARCH = re.compile(
 )
 
 
+def linear(h: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
+    """h·wᵀ + b with leading dims of ``h`` (..., n, i) and ``w`` (..., o, i) broadcast.
+
+    Shared inputs (``h`` 2-D) against stacked weights become one GEMM of
+    (n, i)·(i, L·o), and equal leading dims one fused ``baddbmm``, instead of a
+    broadcast batched product over an expanded copy of ``h``.
+    """
+    if h.dim() == 2 and w.dim() > 2:
+        lead, (o, i) = w.shape[:-2], w.shape[-2:]
+        flat_w = w.reshape(-1, i)
+        out = h @ flat_w.T if b is None else torch.addmm(b.reshape(-1), h, flat_w.T)
+        return out.reshape(h.shape[0], *lead, o).movedim(0, -2)
+    if h.dim() == 3 and w.dim() == 3 and h.shape[0] == w.shape[0]:
+        if b is None:
+            return torch.bmm(h, w.mT)
+        return torch.baddbmm(b.unsqueeze(-2), h, w.mT)
+    out = h @ w.mT
+    return out if b is None else out + b.unsqueeze(-2)
+
+
 @dataclass(frozen=True)
 class Architecture:
     """A parsed architecture string: ``depth`` hidden layers of ``width`` units."""
@@ -129,9 +149,7 @@ class Model:
         act = ACTIVATIONS.get(self.arch.activation)
         h = x
         for layer in range(self.n_layers):
-            h = h @ params[f"layer{layer}.weight"].mT
-            if self.arch.bias:
-                h = h + params[f"layer{layer}.bias"].unsqueeze(-2)
+            h = linear(h, params[f"layer{layer}.weight"], params.get(f"layer{layer}.bias"))
             if layer < self.n_layers - 1:
                 h = act(h)
         return h

@@ -64,3 +64,10 @@ def run(smk: Any, main: Callable[[Any], None]) -> None:
         log.error("%s", err)
         print(f"statmech-nn error in rule {smk.rule}: {err}", file=sys.__stderr__)
         sys.exit(1)
+
+
+def progress(total: int, desc: str):
+    """A tqdm progress bar writing to the rule's log (stderr), updated at most every 2 s."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, file=sys.stderr, mininterval=2.0, ascii=True)

@@ -9,15 +9,23 @@ the tests check in float64 — but R replicas cost one batched kernel per layer
 instead of R small ones.
 """
 
+import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+import xarray as xr
 
+from statmech_nn.dims import EPOCH, FEATURE, PARAM, REPLICA, SNAPSHOT
+from statmech_nn.errors import InputError
+from statmech_nn.io import labelled
 from statmech_nn.models import Model
 from statmech_nn.seeds import derive_seed
+
+log = logging.getLogger(__name__)
 
 LOSSES = ("cross_entropy", "mse")
 OPTIMIZERS = ("sgd", "adam")
@@ -59,8 +67,10 @@ def per_sample_loss(outputs: torch.Tensor, y: torch.Tensor, loss: str) -> torch.
     """
     y = y.expand(outputs.shape[:-1])
     if loss == "cross_entropy":
-        logp = torch.log_softmax(outputs, dim=-1)
-        return -logp.gather(-1, y.unsqueeze(-1)).squeeze(-1)
+        flat = F.cross_entropy(
+            outputs.reshape(-1, outputs.shape[-1]), y.reshape(-1), reduction="none"
+        )
+        return flat.reshape(y.shape)
     if loss == "mse":
         target = F.one_hot(y, outputs.shape[-1]).to(outputs.dtype)
         return 0.5 * ((outputs - target) ** 2).sum(-1)
@@ -92,7 +102,8 @@ def _optimizer(theta: torch.Tensor, s: TrainSettings) -> torch.optim.Optimizer:
     if s.optimizer == "sgd":
         return torch.optim.SGD([theta], lr=s.lr, momentum=s.momentum, weight_decay=s.weight_decay)
     if s.optimizer == "adam":
-        return torch.optim.Adam([theta], lr=s.lr, weight_decay=s.weight_decay)
+        fused = theta.device.type in ("cpu", "cuda")  # one kernel for all replicas
+        return torch.optim.Adam([theta], lr=s.lr, weight_decay=s.weight_decay, fused=fused)
     raise ValueError(f"optimizer {s.optimizer!r}: expected one of {OPTIMIZERS}")
 
 
@@ -164,4 +175,85 @@ def train_replicas(
         snapshots=torch.stack(snaps, dim=1).cpu(),
         snapshot_epochs=keep,
         diverged_epoch=diverged_epoch,
+    )
+
+
+def resolve_device(name: str) -> torch.device:
+    """``cpu``, ``cuda`` or ``auto`` (CUDA when available) -> a torch device."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise InputError("config device: 'cuda' was asked for but torch sees no CUDA device")
+    return torch.device(name)
+
+
+def train_study(
+    data: xr.Dataset,
+    arch: str,
+    cfg: dict,
+    seed: int,
+    device: str = "cpu",
+    progress: Callable[[int], None] | None = None,
+) -> xr.Dataset:
+    """Train ``cfg["replicas"]`` replicas of ``arch`` on a data set; return the labelled result.
+
+    Variables: per-epoch ``train_loss``, ``test_loss``, ``train_accuracy``,
+    ``test_accuracy`` (replica, epoch); final ``params`` (replica, param) with the
+    ``param_tensor`` coordinate and tensor shapes in attrs; ``snapshots``
+    (replica, snapshot, param); ``status`` (replica) "ok" or "diverged".
+    """
+    dev = resolve_device(device)
+    dtype = getattr(torch, cfg["dtype"])
+    tensors = {
+        name: torch.as_tensor(data[name].values).to(dev, dtype if name[0] == "x" else torch.long)
+        for name in ("x_train", "y_train", "x_test", "y_test")
+    }
+    model = Model.build(arch, data.sizes[FEATURE], int(data.attrs["n_classes"]))
+    settings = TrainSettings(**{k: cfg[k] for k in TrainSettings.__dataclass_fields__})
+    seeds = [derive_seed(seed, "replica", r) for r in range(cfg["replicas"])]
+    res = train_replicas(model, *tensors.values(), settings, seeds, progress)
+    for r, epoch in enumerate(res.diverged_epoch):
+        if epoch is not None:
+            log.warning("replica %d of %s diverged at epoch %d (loss NaN/Inf)", r, arch, epoch)
+
+    units = {"loss": "nats" if settings.loss == "cross_entropy" else "1", "accuracy": "1"}
+    variables = {
+        name: labelled(
+            curve.numpy(),
+            (REPLICA, EPOCH),
+            name.replace("_", " "),
+            units[name.split("_")[1]],
+        )
+        for name, curve in res.curves.items()
+    }
+    variables["params"] = labelled(res.params.numpy(), (REPLICA, PARAM), "final parameters")
+    variables["snapshots"] = labelled(
+        res.snapshots.numpy(), (REPLICA, SNAPSHOT, PARAM), "parameters along the trajectory"
+    )
+    variables["status"] = labelled(
+        np.array(["diverged" if d else "ok" for d in res.diverged], dtype=object),
+        (REPLICA,),
+        "training outcome",
+    )
+    variables["init_seed"] = labelled(
+        np.array([str(s) for s in seeds], dtype=object), (REPLICA,), "initialisation seed"
+    )
+    return xr.Dataset(
+        variables,
+        coords={
+            REPLICA: np.arange(len(seeds)),
+            EPOCH: np.arange(settings.epochs + 1),
+            SNAPSHOT: np.arange(len(res.snapshot_epochs)),
+            "snapshot_epoch": (SNAPSHOT, np.array(res.snapshot_epochs)),
+            "param_tensor": (PARAM, np.array(model.param_tensor, dtype=object)),
+        },
+        attrs={
+            "arch": arch,
+            "in_dim": model.in_dim,
+            "out_dim": model.out_dim,
+            "n_params": model.n_params,
+            "param_shapes_json": json.dumps({k: list(v) for k, v in model.shapes.items()}),
+            "loss": settings.loss,
+            "n_diverged": int(sum(res.diverged)),
+        },
     )

@@ -1,0 +1,39 @@
+# statmech-nn: one config file, every number and figure of the study.
+#
+# results/
+#   data/{dataset}.nc              data sets (digits from scikit-learn, teacher-student)
+#   train/{dataset}/{arch}.nc      R replicas trained at once: curves, parameters, snapshots
+#   figures/{name}.{pdf,png}       made by rule figure_{name} in workflow/rules/figures.smk
+#   logs/<stage>/...               one log per job, mirroring its output path
+#   benchmarks/<stage>/...         wall time and memory per job
+import os
+import sys
+
+from snakemake.utils import min_version, validate
+
+min_version("9.20")
+
+# The library in src/ is importable here and in every job, also in per-rule conda envs.
+_SRC = os.path.join(workflow.basedir, "src")
+sys.path.insert(0, _SRC)
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(filter(None, [_SRC, os.environ.get("PYTHONPATH")]))
+)
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/figures.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        all_targets(),

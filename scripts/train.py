@@ -1,0 +1,22 @@
+"""Rule train_replicas: train R replicas of one architecture on one data set."""
+
+from statmech_nn import io, rule, train
+
+
+def main(smk):
+    data = io.read_dataset(smk.input[0], required=["x_train", "y_train", "x_test", "y_test"])
+    cfg = smk.params.cfg
+    with rule.progress(cfg["epochs"], f"train {smk.wildcards.arch}") as bar:
+        ds = train.train_study(
+            data,
+            smk.wildcards.arch,
+            cfg,
+            seed=rule.seed_of(smk),
+            device=smk.params.device,
+            progress=lambda epoch: bar.update(),
+        )
+    ds.attrs["dataset"] = smk.wildcards.dataset
+    rule.write(smk, ds, f"{smk.wildcards.arch} trained on {smk.wildcards.dataset}", cfg)
+
+
+rule.run(snakemake, main)  # noqa: F821

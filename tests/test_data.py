@@ -1,0 +1,58 @@
+import numpy as np
+import torch
+
+from statmech_nn.data import digits, make_dataset, teacher_student
+from statmech_nn.models import Model
+
+
+def test_digits_split_and_standardisation():
+    ds = digits(test_fraction=0.25, seed=0)
+    assert ds.sizes == {"train_sample": 1347, "test_sample": 450, "feature": 64}
+    x = ds["x_train"].values
+    used = x.std(axis=0) > 0
+    np.testing.assert_allclose(x.mean(axis=0), 0, atol=1e-12)
+    np.testing.assert_allclose(x[:, used].std(axis=0), 1, atol=1e-12)
+    assert set(np.unique(ds["y_test"])) == set(range(10))
+    assert ds.attrs["n_classes"] == 10
+    assert all(ds[v].attrs["long_name"] for v in ds.data_vars)
+
+
+def test_digits_split_is_fixed_by_the_seed():
+    a, b, c = digits(0.25, 1), digits(0.25, 1), digits(0.25, 2)
+    np.testing.assert_array_equal(a["x_train"], b["x_train"])
+    assert not np.array_equal(a["x_train"], c["x_train"])
+
+
+def test_teacher_student_labels_come_from_the_teacher():
+    ds = teacher_student(
+        n_train=300, n_test=100, dim=10, teacher="perceptron", label_noise=0.0, seed=3
+    )
+    assert ds.sizes == {"train_sample": 300, "test_sample": 100, "feature": 10}
+    # The teacher is the first draw of the generator: rebuild it and check every label.
+    gen = torch.Generator().manual_seed(3)
+    w = torch.randn(10, generator=gen, dtype=torch.float64)
+    x = torch.as_tensor(ds["x_test"].values)
+    np.testing.assert_array_equal((x @ w > 0).long().numpy(), ds["y_test"].values)
+
+
+def test_label_noise_flips_about_that_fraction_of_training_labels():
+    clean = teacher_student(4000, 10, 5, "perceptron", 0.0, seed=1)
+    noisy = teacher_student(4000, 10, 5, "perceptron", 0.2, seed=1)
+    flipped = (clean["y_train"].values != noisy["y_train"].values).mean()
+    assert abs(flipped - 0.2) < 4 * np.sqrt(0.2 * 0.8 / 4000)
+
+
+def test_mlp_teacher_and_make_dataset():
+    ds = make_dataset(
+        {
+            "kind": "teacher_student",
+            "n_train": 50,
+            "n_test": 20,
+            "dim": 6,
+            "teacher": "mlp-d1-w8",
+            "label_noise": 0.0,
+        },
+        seed=0,
+    )
+    assert ds.attrs["n_classes"] == 2
+    assert Model.build("mlp-d1-w8", 6, 1).n_params == 6 * 8 + 8 + 8 + 1

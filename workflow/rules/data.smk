@@ -1,0 +1,17 @@
+rule data_make:
+    output:
+        "results/data/{dataset}.nc",
+    log:
+        "results/logs/data/{dataset}.log",
+    benchmark:
+        "results/benchmarks/data/{dataset}.tsv"
+    conda:
+        "../envs/statmech.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        spec=get_dataset_spec,
+    script:
+        "../../scripts/data.py"

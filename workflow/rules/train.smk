@@ -1,0 +1,21 @@
+rule train_replicas:
+    input:
+        "results/data/{dataset}.nc",
+    output:
+        "results/train/{dataset}/{arch}.nc",
+    log:
+        "results/logs/train/{dataset}/{arch}.log",
+    benchmark:
+        "results/benchmarks/train/{dataset}/{arch}.tsv"
+    conda:
+        "../envs/statmech.yaml"
+    threads: config["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=60,
+        gpu=gpus(),
+    params:
+        cfg=lookup(dpath="train", within=config),
+        device=config["device"],
+    script:
+        "../../scripts/train.py"
