@@ -87,12 +87,13 @@ def test_hvp_equals_central_difference_of_gradients(mlp):
     torch.testing.assert_close(exact, fd, rtol=0, atol=1e-8 * fd.abs().max().item())
 
 
-def test_batched_hvp_over_replicas_equals_dense_columns():
+@pytest.mark.parametrize("linearized", [True, False], ids=["linearized", "fresh"])
+def test_batched_hvp_over_replicas_equals_dense_columns(linearized):
     model, loss_fn, *_ = _problem()
     thetas = torch.stack([model.init(s, F64) * 3 for s in (1, 2, 3)])
     dense = hs.dense_hessian(loss_fn, thetas)  # vmapped over replicas
     eye = torch.eye(model.n_params, dtype=F64)[:7]
-    got = hs.hessian_matmat(loss_fn, thetas)(eye.expand(3, 7, -1))
+    got = hs.hessian_matmat(loss_fn, thetas, linearized)(eye.expand(3, 7, -1))
     torch.testing.assert_close(got, dense[:, :7, :], rtol=1e-12, atol=1e-12)
     for r in range(3):  # replica r sees its own Hessian
         torch.testing.assert_close(dense[r], hs.dense_hessian(loss_fn, thetas[r]))
@@ -288,6 +289,14 @@ def test_ggn_product_equals_dense_jt_h_j(loss):
     got = hs.dense_matrix(hs.ggn_matmat(outputs, output_loss, theta), (), model.n_params, 32, F64)
     torch.testing.assert_close(got, g, rtol=1e-10, atol=1e-12)
     assert torch.linalg.eigvalsh(g)[0] > -1e-12 * torch.linalg.eigvalsh(g)[-1]  # G ⪰ 0
+    # vectorised over replicas, with and without linearisation
+    thetas = torch.stack([theta, model.init(7, F64) * 3])
+    v = torch.randn((2, 3, model.n_params), generator=torch.Generator().manual_seed(0), dtype=F64)
+    for linearized in (True, False):
+        got = hs.ggn_matmat(outputs, output_loss, thetas, linearized)(v)
+        for r in range(2):
+            expected = v[r] @ _dense_ggn(outputs, output_loss, thetas[r])
+            torch.testing.assert_close(got[r], expected, rtol=1e-10, atol=1e-12)
 
 
 def test_ggn_equals_hessian_for_a_linear_model():
