@@ -3,6 +3,7 @@
 # results/
 #   data/{dataset}.nc              data sets (digits from scikit-learn, teacher-student)
 #   train/{dataset}/{arch}.nc      R replicas trained at once: curves, parameters, snapshots
+#   hessian/{dataset}/{arch}.nc    curvature at the replicas: eigenpairs, spectra, traces
 #   figures/{name}.{pdf,png}       made by rule figure_{name} in workflow/rules/figures.smk
 #   logs/<stage>/...               one log per job, mirroring its output path
 #   benchmarks/<stage>/...         wall time and memory per job
@@ -30,6 +31,7 @@ validate(config, "workflow/schemas/config.schema.yaml")
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/hessian.smk"
 include: "workflow/rules/figures.smk"
 
 

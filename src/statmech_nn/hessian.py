@@ -284,16 +284,23 @@ def eigenpairs(
     maxiter: int | None = None,
     seed: int = 0,
     device=None,
+    shift: float = 0.0,
 ) -> Eigenpairs:
     """The ``k`` largest (``which="top"``, descending) or smallest (``"bottom"``,
-    ascending) eigenpairs of a symmetric n×n matrix by Lanczos (``eigsh`` "LA"/"SA")."""
+    ascending) eigenpairs of a symmetric n×n matrix by Lanczos (``eigsh`` "LA"/"SA").
+
+    Lanczos runs on A − shift·I (the same Krylov spaces): ARPACK's tolerance is
+    relative to the shifted Ritz values, so eigenvalues near 0 (an exactly
+    singular Hessian) only converge when the shift moves them away from 0 —
+    pass the other end of the spectrum (λmin for top, λmax for bottom).
+    """
     _check_k(k, n)
     modes = {"top": "LA", "bottom": "SA"}
     if which not in modes:
         raise InputError(f"eigenpairs: which = {which!r}, expected one of {sorted(modes)}")
     op = _Counted(matmat, n, dtype, device)
     kw = {"tol": tol, "ncv": ncv, "maxiter": maxiter}
-    _, vecs = _eigsh(op.operator(), k, modes[which], _start(n, seed), **kw)
+    _, vecs = _eigsh(op.operator(shift), k, modes[which], _start(n, seed), **kw)
     return _refine(op, vecs, descending=which == "top")
 
 
@@ -621,8 +628,9 @@ def lanczos_per_replica(
         start = time.perf_counter()
         h = problem.hessian(theta[i])
         ext = extreme_eigenpairs(h, n, dtype, seed=seed, **kw)
-        top = eigenpairs(h, n, k, "top", dtype, seed=seed + 2, **kw)
-        bottom = eigenpairs(h, n, k, "bottom", dtype, seed=seed + 3, **kw)
+        lam_max, lam_min = np.nan_to_num(ext.values.tolist())  # NaN (unconverged): no shift
+        top = eigenpairs(h, n, k, "top", dtype, seed=seed + 2, shift=lam_min, **kw)
+        bottom = eigenpairs(h, n, k, "bottom", dtype, seed=seed + 3, shift=lam_max, **kw)
         out["lambda_extreme"][i], out["residual_extreme"][i] = ext.values, ext.residuals
         out["eigenvectors"][i] = ext.vectors.cpu()
         out["eigenvalues"][i] = torch.cat([top.values, bottom.values]).cpu()

@@ -32,7 +32,13 @@ def figure_paths(name):
 
 
 def all_targets():
-    return train_targets() + figure_paths("training_curves")
+    return (
+        train_targets()
+        + figure_paths("training_curves")
+        + hessian_targets()
+        + figure_paths("hessian_spectrum")
+        + figure_paths("curvature_vs_depth")
+    )
 
 
 def get_dataset_spec(wildcards):

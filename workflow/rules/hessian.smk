@@ -1,0 +1,34 @@
+# Hessian analysis of trained replicas: results/hessian/{dataset}/{arch}.nc
+
+
+def hessian_targets():
+    """One Hessian file per (hessian.datasets x train.architectures)."""
+    return expand(
+        "results/hessian/{dataset}/{arch}.nc",
+        dataset=config["hessian"]["datasets"],
+        arch=config["train"]["architectures"],
+    )
+
+
+rule hessian:
+    input:
+        data="results/data/{dataset}.nc",
+        train="results/train/{dataset}/{arch}.nc",
+    output:
+        "results/hessian/{dataset}/{arch}.nc",
+    log:
+        "results/logs/hessian/{dataset}/{arch}.log",
+    benchmark:
+        "results/benchmarks/hessian/{dataset}/{arch}.tsv"
+    conda:
+        "../envs/statmech.yaml"
+    threads: config["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=60,
+        gpu=gpus(),
+    params:
+        cfg=lookup(dpath="hessian", within=config),
+        device=config["device"],
+    script:
+        "../../scripts/hessian.py"
