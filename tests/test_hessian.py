@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 import torch
+import xarray as xr
 from torch.func import grad, jacrev
 
 from statmech_nn import hessian as hs
@@ -343,3 +344,95 @@ def test_unconverged_eigenpairs_come_back_as_nan():
     assert pairs.hvps > 0
     top = hs.eigenpairs(matvec, 200, 3, "top", tol=1e-14, ncv=7, maxiter=1)
     assert torch.isnan(top.values).all()
+
+
+# --------------------------------------------------------------------------- the study
+
+
+def _study_inputs(replicas=3):
+    model, *_ = _problem("mlp-d1-w4-tanh", n=40, in_dim=5, classes=3)
+    gen = torch.Generator().manual_seed(11)
+    data = xr.Dataset(
+        {
+            "x_train": (("train_sample", "feature"), torch.randn(40, 5, generator=gen).numpy()),
+            "y_train": (("train_sample",), torch.randint(0, 3, (40,), generator=gen).numpy()),
+        },
+        attrs={"n_classes": 3},
+    )
+    params = torch.stack([model.init(s, F64) * 3 for s in range(replicas)]).numpy()
+    status = np.array(["ok", "diverged", "ok"][:replicas], dtype=object)
+    trained = xr.Dataset(
+        {"params": (("replica", "param"), params), "status": (("replica",), status)},
+        coords={"replica": np.arange(replicas)},
+        attrs={"arch": "mlp-d1-w4-tanh", "loss": "cross_entropy", "dataset": "toy"},
+    )
+    return model, data, trained
+
+
+STUDY_CFG = {
+    "datasets": ["toy"],
+    "dtype": "float64",
+    "samples": None,
+    "replicas": None,
+    "k": 3,
+    "tol": 1e-10,
+    "ggn": True,
+    "ggn_tol": 1e-3,
+    "ncv": None,
+    "maxiter": 1000,
+    "dense_max_params": 1000,
+    "trace_probes": 40,
+    "fd_step": 1e-3,
+    "slq_probes": 4,
+    "slq_steps": 20,
+    "density_sigma": 0.02,
+    "density_points": 300,
+    "tau": 0.01,
+    "memory_mb": 50,
+}
+
+
+def test_study_dataset_lanczos_agrees_with_dense_and_marks_diverged():
+    model, data, trained = _study_inputs()
+    dense = hs.hessian_study(data, trained, STUDY_CFG, seed=0)
+    lanczos = hs.hessian_study(data, trained, STUDY_CFG | {"dense_max_params": 0}, seed=0)
+    assert dense.attrs["eigenpairs_from"] == "dense eigh"
+    assert lanczos.attrs["eigenpairs_from"] == "lanczos"
+    assert "dense_eigenvalues" in dense and "dense_eigenvalues" not in lanczos
+    n = model.n_params
+    assert dense["eigenvectors"].dims == ("replica", "which", "param")
+    assert dense.sizes == {**dense.sizes, "replica": 3, "which": 2, "param": n, "eigen": 6}
+    assert list(dense["eigen"].values) == [1, 2, 3, -1, -2, -3]
+    ok = [0, 2]
+    for name in ("lambda_extreme", "eigenvalues"):
+        scale = np.abs(dense["lambda_extreme"].values[ok]).max()
+        np.testing.assert_allclose(
+            lanczos[name].values[ok], dense[name].values[ok], rtol=0, atol=1e-8 * scale
+        )
+    overlap = np.abs((lanczos["eigenvectors"] * dense["eigenvectors"]).sum("param").values[ok])
+    np.testing.assert_allclose(overlap, 1.0, atol=1e-6)
+    # the diverged replica is NaN everywhere and spent no products
+    assert np.isnan(dense["lambda_extreme"].sel(replica=1)).all()
+    assert (dense["hvp_count"].sel(replica=1) == 0).all()
+    assert (lanczos["hvp_count"].sel(replica=0, computation="extreme") > 0).all()
+    # estimates agree with the dense trace; the density is normalised; labels are there
+    tr = dense["trace_dense"].values[ok]
+    for name in ("trace_hutchinson", "trace_loss_values"):
+        err = 3 * dense[f"{name}_stderr"].values[ok]
+        assert (np.abs(dense[name].values[ok] - tr) < err).all(), name
+    integral = np.trapezoid(dense["density"].values[ok], dense["lambda"].values, axis=-1)
+    np.testing.assert_allclose(integral, 1.0, atol=1e-6)
+    assert dense["lambda_extreme"].attrs["units"] == "nats"
+    assert dense["density"].attrs["units"] == "1/nats"
+    for name, var in dense.data_vars.items():
+        assert var.attrs.get("long_name"), name
+    # G ⪰ 0 next to an indefinite H
+    assert (dense["ggn_lambda_extreme"].values[ok, 1] > -1e-3 * tr[:, None].max()).all()
+
+
+def test_study_analyses_the_first_replicas_of_a_subset():
+    _, data, trained = _study_inputs()
+    cfg = STUDY_CFG | {"replicas": 1, "samples": 25, "ggn": False}
+    ds = hs.hessian_study(data, trained, cfg, seed=0)
+    assert ds.sizes["replica"] == 1 and ds.attrs["n_samples"] == 25
+    assert "ggn_lambda_extreme" not in ds

@@ -310,6 +310,24 @@ def negative_fraction(eigenvalues: torch.Tensor, tau: float) -> torch.Tensor:
     return (eigenvalues < -tau * lam_max).to(eigenvalues.dtype).mean(-1)
 
 
+def dense_eigenpairs(h: torch.Tensor, k: int) -> tuple[Eigenpairs, Eigenpairs, Eigenpairs]:
+    """Extreme [max, min], top-k (descending) and bottom-k (ascending) eigenpairs of a
+    dense symmetric matrix by ``eigh``, in the form :func:`extreme_eigenpairs` returns
+    (residuals ‖hv − λv‖ from ``h``, sign-fixed vectors, no products counted)."""
+    values, vectors = torch.linalg.eigh(h)
+    vectors = vectors.T
+    pivot = vectors.gather(-1, vectors.abs().argmax(-1, keepdim=True))
+    vectors = vectors * torch.where(pivot < 0, -1.0, 1.0).to(vectors.dtype)
+
+    def pick(idx: list[int]) -> Eigenpairs:
+        v = vectors[idx]
+        residuals = torch.linalg.vector_norm(v @ h - values[idx, None] * v, dim=-1)
+        return Eigenpairs(values[idx], v, residuals, 0)
+
+    n = len(values)
+    return pick([n - 1, 0]), pick(list(range(n - 1, n - 1 - k, -1))), pick(list(range(k)))
+
+
 # --------------------------------------------------------------------------- traces
 
 
@@ -601,13 +619,19 @@ def training_subset(data: xr.Dataset, samples: int | None, seed: int) -> tuple[n
     return x[idx], y[idx]
 
 
-def lanczos_per_replica(
-    problem: LossProblem, theta: torch.Tensor, cfg: dict, seeds: list[int]
+def eigenpairs_per_replica(
+    problem: LossProblem,
+    theta: torch.Tensor,
+    cfg: dict,
+    seeds: list[int],
+    dense: torch.Tensor | None = None,
 ) -> dict[str, np.ndarray]:
     """Extreme, top-k and bottom-k eigenpairs of H (and G's extremes) for each row of ``theta``.
 
-    ARPACK drives a single operator, so this is a loop over replicas (R small);
-    each product inside is one forward-over-reverse HVP.
+    From the dense Hessians ``dense (R, P, P)`` when given (exact, and the only
+    way through an exactly singular end such as a linear model's null space);
+    otherwise by Lanczos. ARPACK drives a single operator, so this is a loop over
+    replicas (R small); each product inside is one forward-over-reverse HVP.
     """
     n, (r_count, dtype) = problem.model.n_params, (theta.shape[0], theta.dtype)
     k = min(cfg["k"], n - 1)
@@ -626,11 +650,14 @@ def lanczos_per_replica(
         out |= {"ggn_residual_extreme": np.full((r_count, 2), np.nan)}
     for i, seed in enumerate(seeds):
         start = time.perf_counter()
-        h = problem.hessian(theta[i])
-        ext = extreme_eigenpairs(h, n, dtype, seed=seed, **kw)
-        lam_max, lam_min = np.nan_to_num(ext.values.tolist())  # NaN (unconverged): no shift
-        top = eigenpairs(h, n, k, "top", dtype, seed=seed + 2, shift=lam_min, **kw)
-        bottom = eigenpairs(h, n, k, "bottom", dtype, seed=seed + 3, shift=lam_max, **kw)
+        if dense is not None:
+            ext, top, bottom = dense_eigenpairs(dense[i], k)
+        else:
+            h = problem.hessian(theta[i])
+            ext = extreme_eigenpairs(h, n, dtype, seed=seed, **kw)
+            lam_max, lam_min = np.nan_to_num(ext.values.tolist())  # NaN (unconverged): no shift
+            top = eigenpairs(h, n, k, "top", dtype, seed=seed + 2, shift=lam_min, **kw)
+            bottom = eigenpairs(h, n, k, "bottom", dtype, seed=seed + 3, shift=lam_max, **kw)
         out["lambda_extreme"][i], out["residual_extreme"][i] = ext.values, ext.residuals
         out["eigenvectors"][i] = ext.vectors.cpu()
         out["eigenvalues"][i] = torch.cat([top.values, bottom.values]).cpu()
@@ -694,14 +721,6 @@ def stochastic_estimates(
         g = hutchinson_trace(gmat, (r_count, n), probes, chunk_size=per_replica, **kw)
         out |= {"ggn_trace_hutchinson": g.mean, "ggn_trace_hutchinson_stderr": g.stderr}
         clock.lap("Gauss-Newton trace")
-    if n <= cfg["dense_max_params"]:
-        dense = torch.linalg.eigvalsh(dense_hessian(problem.loss_fn, theta, chunk_size=per_replica))
-        out |= {
-            "dense_eigenvalues": dense,
-            "trace_dense": dense.sum(-1),
-            "negative_fraction": negative_fraction(dense, cfg["tau"]),
-        }
-        clock.lap("dense spectrum")
     return out, grid, sigma
 
 
@@ -743,11 +762,24 @@ def hessian_study(
     theta = torch.as_tensor(trained["params"].values[ok]).to(dev, dtype)
     seeds = [derive_seed(seed, "replica", int(r)) % 2**31 for r in ok]
 
-    results: dict[str, object] = lanczos_per_replica(problem, theta, cfg, seeds)
+    dense = None
+    if n <= cfg["dense_max_params"]:
+        clock = _Clock()
+        chunk = max(1, problem.batch_size(cfg["memory_mb"], theta.element_size()) // len(ok))
+        dense = dense_hessian(problem.loss_fn, theta, chunk_size=chunk)
+        spectrum = torch.linalg.eigvalsh(dense)
+        clock.lap("dense Hessians and spectra")
+    results: dict[str, object] = eigenpairs_per_replica(problem, theta, cfg, seeds, dense)
     lanczos_hvps = results.pop("hvps")
     estimates, grid, sigma = stochastic_estimates(
         problem, theta, cfg, seed, results["lambda_extreme"]
     )
+    if dense is not None:
+        estimates |= {
+            "dense_eigenvalues": spectrum,
+            "trace_dense": spectrum.sum(-1),
+            "negative_fraction": negative_fraction(spectrum, cfg["tau"]),
+        }
     results |= {k: v.detach().cpu().numpy() for k, v in estimates.items()}
 
     hvps = np.zeros((len(ok), len(COMPUTATIONS)), dtype=np.int64)
@@ -767,7 +799,7 @@ def hessian_study(
         full = np.full((n_rep, *values.shape[1:]), fill, dtype=values.dtype)
         full[ok] = values
         variables[name] = labelled(full, dims, long_name, units[u])
-    variables["status"] = trained["status"].variable
+    variables["status"] = labelled(trained["status"].values, (REPLICA,), "training outcome")
     k = results["eigenvalues"].shape[-1] // 2
     coords = {
         REPLICA: trained[REPLICA].values,
@@ -794,5 +826,6 @@ def hessian_study(
             "dtype": cfg["dtype"],
             "tau": cfg["tau"],
             "density_sigma": sigma,
+            "eigenpairs_from": "lanczos" if dense is None else "dense eigh",
         },
     )
