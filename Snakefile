@@ -3,6 +3,7 @@
 # results/
 #   data/{dataset}.nc              data sets (digits from scikit-learn, teacher-student)
 #   train/{dataset}/{arch}.nc      R replicas trained at once: curves, parameters, snapshots
+#   hessian/{dataset}/{arch}.nc    curvature at the replicas: eigenpairs, spectra, traces
 #   slices/{dataset}/{arch}/{direction}.nc  loss on a line or plane through the replicas
 #   slices/{dataset}/{arch}/curvature.nc   curvature of random projections vs tr H, λmin
 #   perceptron/learning_curves.nc  teacher-student ε(α), R(α), q(α) per algorithm + replica theory
@@ -41,6 +42,7 @@ validate(config, "workflow/schemas/config.schema.yaml")
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/hessian.smk"
 include: "workflow/rules/slices.smk"
 include: "workflow/rules/perceptron.smk"
 include: "workflow/rules/hopfield.smk"

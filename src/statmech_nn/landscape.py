@@ -855,14 +855,17 @@ def curvature_study(
 ) -> xr.Dataset:
     """:func:`curvature_statistics` at the first healthy replicas, on the training set.
 
-    The Hessian stage supplies the extreme eigenvectors and, when it holds a
-    ``trace`` (replica) variable, tr H for comparison with the mean curvature.
+    The Hessian stage supplies the extreme eigenvectors and tr H (the dense
+    trace where H was formed, else Hutchinson's estimate) for comparison with
+    the mean curvature.
     """
     chosen = healthy_replicas(train, replicas)
     model, params, tensors = _study_inputs(train, data, chosen, torch.float64)
     trace = None
-    if "trace" in hessian:
-        trace = torch.as_tensor(hessian["trace"].sel({REPLICA: chosen}).values)
+    for name in ("trace_dense", "trace_hutchinson"):
+        if name in hessian and np.isfinite(hessian[name].sel({REPLICA: chosen})).all():
+            trace = torch.as_tensor(hessian[name].sel({REPLICA: chosen}).values)
+            break
     ds = curvature_statistics(
         model,
         params,

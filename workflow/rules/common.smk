@@ -57,6 +57,15 @@ def all_targets():
     return train_targets() + all_figures()
 
 
+def hessian_targets():
+    """One Hessian file per (hessian.datasets x train.architectures)."""
+    return expand(
+        "results/hessian/{dataset}/{arch}.nc",
+        dataset=config["hessian"]["datasets"],
+        arch=config["train"]["architectures"],
+    )
+
+
 def get_dataset_spec(wildcards):
     return config["datasets"][wildcards.dataset]
 
@@ -117,6 +126,7 @@ def get_boltzmann_input(wildcards):
     """The Ising lattice whose samples a data set uses; nothing for generated data."""
     spec = get_boltzmann_spec(wildcards)
     return [f"results/ising/L{spec.get('L', 4)}.nc"] if spec["kind"] == "ising" else []
+
 
 # --- end Ising family ---
 

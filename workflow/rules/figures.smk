@@ -211,3 +211,45 @@ rule figure_projected_curvature:
         style=lookup(dpath="figures", within=config),
     script:
         "../../scripts/curvature_figure.py"
+
+
+rule figure_hessian_spectrum:
+    input:
+        hessian_targets(),
+    output:
+        figure_outputs("hessian_spectrum", "Hessian"),
+    log:
+        "results/logs/figures/hessian_spectrum.log",
+    benchmark:
+        "results/benchmarks/figures/hessian_spectrum.tsv"
+    conda:
+        "../envs/statmech.yaml"
+    threads: 1
+    resources:
+        mem_mb=lambda wc, attempt: 2000 * attempt,
+        runtime=10,
+    params:
+        style=lookup(dpath="figures", within=config),
+    script:
+        "../../scripts/figure_hessian_spectrum.py"
+
+
+rule figure_curvature_vs_depth:
+    input:
+        hessian_targets(),
+    output:
+        figure_outputs("curvature_vs_depth", "Hessian"),
+    log:
+        "results/logs/figures/curvature_vs_depth.log",
+    benchmark:
+        "results/benchmarks/figures/curvature_vs_depth.tsv"
+    conda:
+        "../envs/statmech.yaml"
+    threads: 1
+    resources:
+        mem_mb=lambda wc, attempt: 2000 * attempt,
+        runtime=10,
+    params:
+        style=lookup(dpath="figures", within=config),
+    script:
+        "../../scripts/figure_curvature_vs_depth.py"
