@@ -20,7 +20,8 @@ rule slices_evaluate:
         "../envs/statmech.yaml"
     threads: config["threads"]
     resources:
-        mem_mb=lambda wildcards: 1500 + 2 * config["slices"]["memory_mb"],
+        mem_mb=lambda wildcards, attempt: (1500 + 2 * config["slices"]["memory_mb"])
+        * attempt,
         runtime=30,
     params:
         cfg=get_slice_params,
@@ -43,7 +44,8 @@ rule slices_curvature_stats:
         "../envs/statmech.yaml"
     threads: config["threads"]
     resources:
-        mem_mb=lambda wildcards: 1500 + 2 * config["slices"]["memory_mb"],
+        mem_mb=lambda wildcards, attempt: (1500 + 2 * config["slices"]["memory_mb"])
+        * attempt,
         runtime=30,
     params:
         cfg=lambda wildcards: {
