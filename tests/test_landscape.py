@@ -355,7 +355,7 @@ def _write_hessian_file(repo, dataset: str, arch: str, replicas: int):
             "eigenvectors": io.labelled(
                 np.array(vectors), ("replica", "which", "param"), "eigenvectors"
             ),
-            "trace": io.labelled(np.array(traces), ("replica",), "tr H"),
+            "trace_dense": io.labelled(np.array(traces), ("replica",), "tr H"),
         },
         coords={"replica": np.arange(replicas), "which": ["max", "min"]},
     )
