@@ -532,7 +532,7 @@ def projected_curvature(curvature: Sequence[xr.Dataset], style: Mapping) -> plt.
     return fig
 
 
-def _panels(count: int, style: Mapping, columns: int = 3) -> tuple[plt.Figure, list]:
+def _panel_grid(count: int, style: Mapping, columns: int = 3) -> tuple[plt.Figure, list]:
     cols = min(count, columns)
     rows = -(-count // cols)
     fig, axes = plt.subplots(
@@ -555,7 +555,7 @@ def hessian_spectrum(runs: Sequence[xr.Dataset], style: Mapping) -> plt.Figure:
     replicas. Both integrate to 1; the density axis is logarithmic so the
     outliers next to the bulk at 0 stay visible.
     """
-    fig, axes = _panels(len(runs), style)
+    fig, axes = _panel_grid(len(runs), style)
     palette = sns.color_palette()
     for ds, ax in zip(runs, axes, strict=True):
         ok = ds["status"] == "ok"
@@ -617,7 +617,7 @@ def curvature_vs_depth(runs: Sequence[xr.Dataset], style: Mapping) -> plt.Figure
                 )
     df = pd.DataFrame(rows).dropna(subset=["value"])
     unit = runs[0]["lambda_extreme"].attrs["units"]
-    fig, axes = _panels(3, style)
+    fig, axes = _panel_grid(3, style)
     for ax, quantity in zip(axes, ("λmax", "λmin", "tr / P"), strict=True):
         part = df[df["quantity"] == quantity]
         sns.lineplot(
