@@ -182,3 +182,12 @@ def test_study_dataset_and_unhealthy_replicas(caplog):
     with pytest.raises(InputError, match="t.nc"):
         ov.overlap_study(_train_file(model, thetas, ["ok"] + ["diverged"] * 3), data, 5, 0.1, 8.0,
                          "float64", source="t.nc")  # fmt: skip
+
+
+def test_one_replica_config_names_train_replicas(workflow_copy):
+    from conftest import snakemake
+
+    (workflow_copy / "bad.yaml").write_text("train:\n  replicas: 1\n")
+    proc = snakemake(workflow_copy, "-n", "--configfile", "bad.yaml", check=False)
+    assert proc.returncode != 0
+    assert "config train.replicas: 1 replica(s)" in proc.stdout + proc.stderr
