@@ -29,6 +29,7 @@ import xarray as xr
 from scipy.optimize import linear_sum_assignment
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
+from threadpoolctl import threadpool_limits
 
 from statmech_nn.dims import REPLICA
 from statmech_nn.errors import InputError
@@ -156,12 +157,17 @@ def weight_matching(
 
 
 def align_pairs(model: Model, theta: torch.Tensor, a: np.ndarray, b: np.ndarray):
-    """π_ab(θb) aligned to θa for every pair: (n_pairs, P), and the sweeps per pair."""
+    """π_ab(θb) aligned to θa for every pair: (n_pairs, P), and the sweeps per pair.
+
+    The cost matrices are width × width: NumPy's BLAS runs on one thread here
+    (its threads spin-wait on a busy machine and made alignment 30× slower).
+    """
     aligned, sweeps = [], []
-    for i, j in zip(a, b, strict=True):
-        perm, n = weight_matching(model, theta[i], theta[j])
-        aligned.append(permute(model, theta[j], perm))
-        sweeps.append(n)
+    with threadpool_limits(1, user_api="blas"):
+        for i, j in zip(a, b, strict=True):
+            perm, n = weight_matching(model, theta[i], theta[j])
+            aligned.append(permute(model, theta[j], perm))
+            sweeps.append(n)
     if not aligned:
         return theta.new_empty(0, theta.shape[-1]), np.zeros(0, dtype=int)
     return torch.stack(aligned), np.asarray(sweeps)
