@@ -642,3 +642,104 @@ def curvature_vs_depth(runs: Sequence[xr.Dataset], style: Mapping) -> plt.Figure
         if ax is not axes[0]:
             ax.get_legend().remove()
     return fig
+
+
+# ---------------------------------------------------------------- overlaps
+
+
+def _overlap_grid(count: int, style: Mapping, columns: int = 3) -> tuple[plt.Figure, list]:
+    cols = max(1, min(count, columns))
+    rows = -(-count // cols)
+    fig, axes = plt.subplots(
+        rows,
+        cols,
+        figsize=(style["panel_width"] * cols, style["panel_height"] * rows),
+        squeeze=False,
+        constrained_layout=True,
+    )
+    for ax in axes.flat[count:]:
+        ax.set_visible(False)
+    return fig, list(axes.flat[:count])
+
+
+def overlap_distributions(runs: Sequence[xr.Dataset], style: Mapping) -> plt.Figure:
+    """P(q) over replica pairs, one panel per (data set, architecture), raw vs aligned.
+
+    Aligned: the hidden units of b permuted to match a (weight matching); the
+    perceptron has no hidden units, so its two histograms coincide.
+    """
+    fig, axes = _overlap_grid(len(runs), style)
+    for ds, ax in zip(runs, axes, strict=True):
+        df = ds["q_pair"].to_dataframe().reset_index()
+        sns.histplot(
+            data=df,
+            x="q_pair",
+            hue="alignment",
+            hue_order=["raw", "aligned"],
+            stat="density",
+            common_norm=False,
+            element="step",
+            bins=20,
+            ax=ax,
+        )
+        ax.set_title(f"{ds.attrs['dataset']} {ds.attrs['arch']} ({ds.sizes['replica']} replicas)")
+        ax.set_xlabel("overlap q (1)")
+        ax.set_ylabel("P(q) (1)")
+    return fig
+
+
+def overlap_vs_depth(runs: Sequence[xr.Dataset], style: Mapping) -> plt.Figure:
+    """Mean overlap and mean barrier (raw and aligned) and basin count against depth.
+
+    Points are pair means per architecture, colour the width, line style raw or
+    aligned; error bars the standard deviation over pairs. One row per data set.
+    """
+    rows = []
+    for ds in runs:
+        common = {
+            "dataset": ds.attrs["dataset"],
+            "depth": ds.attrs["depth"],
+            "width": ds.attrs["width"],
+        }
+        for alignment in ds["alignment"].values:
+            for quantity, name in (("q", "q_pair"), ("barrier", "barrier")):
+                for value in ds[name].sel(alignment=alignment).values:
+                    rows.append(
+                        common | {"quantity": quantity, "alignment": alignment, "value": value}
+                    )
+        rows.append(
+            common | {"quantity": "basins", "alignment": "aligned", "value": int(ds["n_basins"])}
+        )
+    df = pd.DataFrame(rows)
+    datasets = list(dict.fromkeys(df["dataset"]))
+    unit = runs[0]["barrier"].attrs["units"]
+    labels = {
+        "q": "mean overlap q (1)",
+        "barrier": f"mean barrier B ({unit})",
+        "basins": "basins among replicas (1)",
+    }
+    fig, axes = _overlap_grid(3 * len(datasets), style)
+    for row, dataset in enumerate(datasets):
+        for col, quantity in enumerate(labels):
+            ax = axes[3 * row + col]
+            part = df[(df["dataset"] == dataset) & (df["quantity"] == quantity)]
+            sns.lineplot(
+                data=part,
+                x="depth",
+                y="value",
+                hue="width",
+                style="alignment",
+                style_order=["raw", "aligned"],
+                markers=True,
+                errorbar="sd",
+                err_style="bars",
+                palette="colorblind",
+                ax=ax,
+            )
+            ax.set_title(dataset)
+            ax.set_xlabel("hidden layers (depth)")
+            ax.set_ylabel(labels[quantity])
+            ax.xaxis.get_major_locator().set_params(integer=True)
+            if ax is not axes[0] and ax.get_legend() is not None:
+                ax.get_legend().remove()
+    return fig

@@ -184,3 +184,21 @@ def get_slice_hessian(wildcards):
     if any(axis.startswith("hessian") for axis in axes):
         return "results/hessian/{dataset}/{arch}.nc".format(**wildcards)
     return []
+
+
+# ---- overlaps (workflow/rules/overlaps.smk, figures overlap_*)
+
+if config["train"]["replicas"] < 2:
+    raise ValueError(
+        f"config train.replicas: {config['train']['replicas']} replica(s), but overlaps "
+        "need pairs: set train.replicas >= 2"
+    )
+
+
+def overlaps_targets():
+    """One overlap file per (train.datasets x train.architectures)."""
+    return expand(
+        "results/overlaps/{dataset}/{arch}.nc",
+        dataset=config["train"]["datasets"],
+        arch=config["train"]["architectures"],
+    )

@@ -253,3 +253,45 @@ rule figure_curvature_vs_depth:
         style=lookup(dpath="figures", within=config),
     script:
         "../../scripts/figure_curvature_vs_depth.py"
+
+
+rule figure_overlap_distributions:
+    input:
+        overlaps_targets(),
+    output:
+        figure_outputs("overlap_distributions", "Overlaps"),
+    log:
+        "results/logs/figures/overlap_distributions.log",
+    benchmark:
+        "results/benchmarks/figures/overlap_distributions.tsv"
+    conda:
+        "../envs/statmech.yaml"
+    threads: 1
+    resources:
+        mem_mb=lambda wc, attempt: 2000 * attempt,
+        runtime=10,
+    params:
+        style=lookup(dpath="figures", within=config),
+    script:
+        "../../scripts/figure_overlap_distributions.py"
+
+
+rule figure_overlap_vs_depth:
+    input:
+        overlaps_targets(),
+    output:
+        figure_outputs("overlap_vs_depth", "Overlaps"),
+    log:
+        "results/logs/figures/overlap_vs_depth.log",
+    benchmark:
+        "results/benchmarks/figures/overlap_vs_depth.tsv"
+    conda:
+        "../envs/statmech.yaml"
+    threads: 1
+    resources:
+        mem_mb=lambda wc, attempt: 2000 * attempt,
+        runtime=10,
+    params:
+        style=lookup(dpath="figures", within=config),
+    script:
+        "../../scripts/figure_overlap_vs_depth.py"

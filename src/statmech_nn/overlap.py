@@ -1,0 +1,325 @@
+"""Solution-space geometry: overlaps, permutation alignment, barriers and basins.
+
+Overlap of two replicas (cosine similarity of their parameter vectors)
+q_ab = ⟨θa, θb⟩ / (|θa| |θb|), in total and per layer (weight and bias of layer
+l together); P(q) is the distribution of q over the R(R − 1)/2 pairs a < b.
+
+Hidden units of an MLP can be permuted without changing its function, so raw
+overlaps of independently trained networks are small even for equivalent
+solutions. Weight matching (Ainsworth, Hayase & Srinivasa, "Git Re-Basin",
+ICLR 2023, §3.1) looks for permutations P_l of the hidden units of b that
+maximise Σ_l ⟨W_l^a, P_l W_l^b P_{l−1}ᵀ⟩ + ⟨b_l^a, P_l b_l^b⟩ = ⟨θa, π(θb)⟩;
+with the other layers fixed the problem for one P_l is a linear assignment
+(:func:`scipy.optimize.linear_sum_assignment`), so the layers are updated in
+turn (coordinate ascent) until no layer gains. π permutes the rows of W_l and
+b_l and the columns of W_{l+1}: the network function is unchanged.
+
+Barrier along the straight path θ(t) = (1 − t)θa + tθb (Frankle et al., ICML
+2020; Draxler et al., ICML 2018): B = max_t L(t) − ½(L(0) + L(1)), before and
+after alignment, evaluated by :func:`statmech_nn.landscape.interpolate` for all
+pairs at once. Basins: connected components of the graph on the replicas whose
+edges are pairs with aligned barrier below a threshold.
+"""
+
+import logging
+
+import numpy as np
+import torch
+import xarray as xr
+from scipy.optimize import linear_sum_assignment
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from threadpoolctl import threadpool_limits
+
+from statmech_nn.dims import REPLICA
+from statmech_nn.errors import InputError
+from statmech_nn.io import labelled
+from statmech_nn.landscape import interpolate, loss_units
+from statmech_nn.models import Model
+
+log = logging.getLogger(__name__)
+ALIGNMENTS = ("raw", "aligned")
+Permutation = list[np.ndarray]  # one index array per hidden layer
+
+
+# ---------------------------------------------------------------- overlaps
+
+
+def overlap_matrix(theta: torch.Tensor) -> torch.Tensor:
+    """Cosine overlaps q_ab = ⟨θa, θb⟩ / (|θa| |θb|) of replicas θ (..., R, P): (..., R, R)."""
+    unit = theta / theta.norm(dim=-1, keepdim=True).clamp_min(torch.finfo(theta.dtype).tiny)
+    return unit @ unit.mT
+
+
+def layer_slices(model: Model) -> list[torch.Tensor]:
+    """Flat indices of the parameters of each layer (its weight and bias), layer 0 first."""
+    names = np.asarray(model.param_tensor)
+    layers = np.char.partition(names.astype(str), ".")[:, 0]
+    return [torch.as_tensor(np.flatnonzero(layers == f"layer{i}")) for i in range(model.n_layers)]
+
+
+def layer_overlaps(model: Model, theta: torch.Tensor) -> torch.Tensor:
+    """Overlap matrices per layer, (n_layers, ..., R, R), from replicas θ (..., R, P)."""
+    return torch.stack([overlap_matrix(theta[..., idx]) for idx in layer_slices(model)])
+
+
+def pair_indices(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Replica indices (a, b) of the upper-triangle pairs a < b, in row-major order."""
+    a, b = np.triu_indices(n, k=1)
+    return a, b
+
+
+def pair_values(matrix: torch.Tensor | np.ndarray) -> np.ndarray:
+    """Upper-triangle entries (..., R(R − 1)/2) of matrices (..., R, R): the samples of P(q)."""
+    m = np.asarray(matrix)
+    a, b = pair_indices(m.shape[-1])
+    return m[..., a, b]
+
+
+def pair_overlaps(model: Model, theta_a: torch.Tensor, theta_b: torch.Tensor):
+    """Total and per-layer overlaps of paired vectors (..., P): ((...), (n_layers, ...))."""
+
+    def cos(u, v):
+        tiny = torch.finfo(u.dtype).tiny
+        return (u * v).sum(-1) / (u.norm(dim=-1) * v.norm(dim=-1)).clamp_min(tiny)
+
+    per_layer = torch.stack([cos(theta_a[..., i], theta_b[..., i]) for i in layer_slices(model)])
+    return cos(theta_a, theta_b), per_layer
+
+
+# ---------------------------------------------------------------- alignment
+
+
+def identity_permutation(model: Model) -> Permutation:
+    return [np.arange(model.arch.width) for _ in range(model.arch.depth)]
+
+
+def permute(model: Model, theta: torch.Tensor, perm: Permutation) -> torch.Tensor:
+    """θ (..., P) with hidden units permuted: rows of W_l, b_l by perm[l], columns of W_{l+1}.
+
+    Unit i of layer l of the result is unit perm[l][i] of θ; the function is unchanged.
+    """
+    params = dict(model.unflatten(theta))
+    for layer, p in enumerate(perm):
+        idx = torch.as_tensor(p, device=theta.device)
+        w, b = f"layer{layer}.weight", f"layer{layer}.bias"
+        params[w] = params[w].index_select(-2, idx)
+        params[b] = params[b].index_select(-1, idx)
+        nxt = f"layer{layer + 1}.weight"
+        params[nxt] = params[nxt].index_select(-1, idx)
+    return model.flatten(params)
+
+
+def matching_objective(theta_a: torch.Tensor, theta_b: torch.Tensor) -> torch.Tensor:
+    """Σ_l ⟨W_l^a, W_l^b⟩ + ⟨b_l^a, b_l^b⟩ = ⟨θa, θb⟩, the weight-matching objective (...)."""
+    return (theta_a * theta_b).sum(-1)
+
+
+def weight_matching(
+    model: Model, theta_a: torch.Tensor, theta_b: torch.Tensor, max_sweeps: int = 100
+) -> tuple[Permutation, int]:
+    """Permutations of b's hidden units maximising ⟨θa, π(θb)⟩ (Git Re-Basin weight matching).
+
+    One linear assignment per hidden layer with the others fixed, layers in
+    order, repeated until a full sweep changes no permutation (or
+    ``max_sweeps``). Each step solves its sub-problem exactly, so the
+    objective never decreases. θ are single vectors (P,). Returns the
+    permutations (see :func:`permute`) and the number of sweeps.
+    """
+    if model.arch.depth == 0:
+        return [], 0
+    pa = {k: v.detach().cpu().double().numpy() for k, v in model.unflatten(theta_a).items()}
+    pb = {k: v.detach().cpu().double().numpy() for k, v in model.unflatten(theta_b).items()}
+    perm = identity_permutation(model)
+    depth = model.arch.depth
+    sweeps = 0
+    for sweeps in range(1, max_sweeps + 1):  # noqa: B007 - the count is returned
+        changed = False
+        for layer in range(depth):
+            wb = pb[f"layer{layer}.weight"]
+            if layer > 0:
+                wb = wb[:, perm[layer - 1]]
+            cost = pa[f"layer{layer}.weight"] @ wb.T
+            cost += np.outer(pa[f"layer{layer}.bias"], pb[f"layer{layer}.bias"])
+            wn = pb[f"layer{layer + 1}.weight"]
+            if layer + 1 < depth:
+                wn = wn[perm[layer + 1]]
+            cost += pa[f"layer{layer + 1}.weight"].T @ wn
+            _, col = linear_sum_assignment(cost, maximize=True)
+            rows = np.arange(len(col))
+            gain = cost[rows, col].sum() - cost[rows, perm[layer]].sum()
+            if gain > 1e-12 * max(abs(cost).sum(), 1.0) and not np.array_equal(col, perm[layer]):
+                perm[layer] = col
+                changed = True
+        if not changed:
+            break
+    return perm, sweeps
+
+
+def align_pairs(model: Model, theta: torch.Tensor, a: np.ndarray, b: np.ndarray):
+    """π_ab(θb) aligned to θa for every pair: (n_pairs, P), and the sweeps per pair.
+
+    The cost matrices are width × width: NumPy's BLAS runs on one thread here
+    (its threads spin-wait on a busy machine and made alignment 30× slower).
+    """
+    aligned, sweeps = [], []
+    with threadpool_limits(1, user_api="blas"):
+        for i, j in zip(a, b, strict=True):
+            perm, n = weight_matching(model, theta[i], theta[j])
+            aligned.append(permute(model, theta[j], perm))
+            sweeps.append(n)
+    if not aligned:
+        return theta.new_empty(0, theta.shape[-1]), np.zeros(0, dtype=int)
+    return torch.stack(aligned), np.asarray(sweeps)
+
+
+# ---------------------------------------------------------------- barriers and basins
+
+
+def barrier(path_loss: torch.Tensor) -> torch.Tensor:
+    """B = max_t L(t) − ½(L(0) + L(1)) of losses (..., n_t) on a t grid from 0 to 1."""
+    return path_loss.max(-1).values - 0.5 * (path_loss[..., 0] + path_loss[..., -1])
+
+
+def basins(n: int, a: np.ndarray, b: np.ndarray, barriers: np.ndarray, threshold: float):
+    """Connected components of the graph on n replicas with edges a–b where barrier < threshold.
+
+    Returns (number of basins, basin label per replica).
+    """
+    edge = np.asarray(barriers) < threshold
+    graph = coo_matrix((np.ones(edge.sum()), (a[edge], b[edge])), shape=(n, n))
+    return connected_components(graph, directed=False)
+
+
+# ---------------------------------------------------------------- study (rule level)
+
+
+def overlap_dataset(
+    model: Model,
+    theta: torch.Tensor,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    loss: str,
+    replicas: np.ndarray,
+    t_points: int,
+    barrier_threshold: float,
+    memory_mb: float,
+) -> xr.Dataset:
+    """Overlaps, alignment, path losses, barriers and basins of replicas θ (R, P)."""
+    n = theta.shape[0]
+    a, b = pair_indices(n)
+    aligned_b, sweeps = align_pairs(model, theta, a, b)
+    theta_a = theta[a]
+    raw_b = theta[b]
+    t = torch.linspace(0.0, 1.0, t_points, dtype=theta.dtype)
+    pairs_b = torch.stack([raw_b, aligned_b])  # (alignment, pair, P)
+    path = interpolate(model, theta_a.unsqueeze(0), pairs_b, t, x, y, loss, memory_mb).loss
+    bar = barrier(path)
+    q_pairs, q_layer_pairs = pair_overlaps(model, theta_a.unsqueeze(0), pairs_b)
+    objective = matching_objective(theta_a.unsqueeze(0), pairs_b)
+    n_basins, labels = basins(n, a, b, bar[1].numpy(), barrier_threshold)
+
+    def square(values: np.ndarray) -> np.ndarray:  # (..., pair) -> (..., R, R), symmetric
+        out = np.ones((*values.shape[:-1], n, n))
+        out[..., a, b] = values
+        out[..., b, a] = values
+        return out
+
+    layers = [f"layer{i}" for i in range(model.n_layers)]
+    units = loss_units(loss)
+    pair_dims = ("alignment", "pair")
+    ds = xr.Dataset(
+        {
+            "q": labelled(
+                square(q_pairs.numpy()),
+                ("alignment", "replica_a", "replica_b"),
+                "overlap ⟨θa, θb⟩/(|θa||θb|) (aligned: b permuted to match a)",
+                "1",
+            ),
+            "q_layer": labelled(
+                square(q_layer_pairs.numpy()).transpose(1, 0, 2, 3),
+                ("alignment", "layer", "replica_a", "replica_b"),
+                "overlap of one layer's weights and biases",
+                "1",
+            ),
+            "q_pair": labelled(q_pairs.numpy(), pair_dims, "overlap of pair (a < b)", "1"),
+            "objective": labelled(
+                objective.numpy(), pair_dims, "weight-matching objective ⟨θa, π(θb)⟩", "1"
+            ),
+            "path_loss": labelled(
+                path.numpy(),
+                (*pair_dims, "t"),
+                f"training {loss} loss on (1 − t)θa + tθb",
+                units,
+            ),
+            "barrier": labelled(
+                bar.numpy(), pair_dims, "barrier max_t L(t) − (L(0) + L(1))/2", units
+            ),
+            "sweeps": labelled(sweeps, ("pair",), "coordinate-ascent sweeps of alignment", "1"),
+            "pair_a": labelled(replicas[a], ("pair",), "replica a of pair", "1"),
+            "pair_b": labelled(replicas[b], ("pair",), "replica b of pair", "1"),
+            "basin": labelled(
+                labels, (REPLICA,), "basin (component with aligned barrier < threshold)", "1"
+            ),
+            "n_basins": labelled(
+                np.int64(n_basins), (), "number of basins among the replicas", "1"
+            ),
+        },
+        coords={
+            "alignment": list(ALIGNMENTS),
+            "replica_a": replicas,
+            "replica_b": replicas,
+            REPLICA: replicas,
+            "pair": np.arange(len(a)),
+            "layer": layers,
+            "t": labelled(t.numpy(), ("t",), "path coordinate (0: θa, 1: θb)", "1"),
+        },
+    )
+    ds.attrs.update(
+        arch=model.arch.name,
+        depth=model.arch.depth,
+        width=model.arch.width,
+        n_params=model.n_params,
+        loss=loss,
+        barrier_threshold=barrier_threshold,
+    )
+    return ds
+
+
+def overlap_study(
+    train: xr.Dataset,
+    data: xr.Dataset,
+    t_points: int,
+    barrier_threshold: float,
+    memory_mb: float,
+    dtype: str,
+    source: str = "training file",
+) -> xr.Dataset:
+    """:func:`overlap_dataset` for the healthy replicas of a training-stage Dataset.
+
+    Replicas whose status is not "ok" are left out with a warning; fewer than two
+    healthy replicas is an :class:`InputError` naming ``source``.
+    """
+    status = np.asarray(train["status"].values).astype(str)
+    ids = train[REPLICA].values
+    bad = ids[status != "ok"]
+    if bad.size:
+        log.warning("%s: leaving out replicas %s (status not ok)", source, bad.tolist())
+    healthy = ids[status == "ok"]
+    if healthy.size < 2:
+        raise InputError(
+            f"{source}: {healthy.size} healthy replica(s), overlaps need at least 2 "
+            f"(raise train.replicas)"
+        )
+    torch_dtype = getattr(torch, dtype)
+    model = Model.build(
+        train.attrs["arch"], int(train.attrs["in_dim"]), int(train.attrs["out_dim"])
+    )
+    theta = torch.as_tensor(train["params"].sel({REPLICA: healthy}).values).to(torch_dtype)
+    x = torch.as_tensor(data["x_train"].values).to(torch_dtype)
+    y = torch.as_tensor(data["y_train"].values).to(torch.long)
+    ds = overlap_dataset(
+        model, theta, x, y, train.attrs["loss"], healthy, t_points, barrier_threshold, memory_mb
+    )
+    ds.attrs["dataset"] = train.attrs.get("dataset", "")
+    return ds
