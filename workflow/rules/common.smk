@@ -24,6 +24,15 @@ def train_targets():
     )
 
 
+def hessian_targets():
+    """One Hessian file per (hessian.datasets x train.architectures)."""
+    return expand(
+        "results/hessian/{dataset}/{arch}.nc",
+        dataset=config["hessian"]["datasets"],
+        arch=config["train"]["architectures"],
+    )
+
+
 def figure_paths(name):
     """The files of figure `name` in every configured format."""
     return expand(

@@ -1,15 +1,3 @@
-# Hessian analysis of trained replicas: results/hessian/{dataset}/{arch}.nc
-
-
-def hessian_targets():
-    """One Hessian file per (hessian.datasets x train.architectures)."""
-    return expand(
-        "results/hessian/{dataset}/{arch}.nc",
-        dataset=config["hessian"]["datasets"],
-        arch=config["train"]["architectures"],
-    )
-
-
 rule hessian:
     input:
         data="results/data/{dataset}.nc",
