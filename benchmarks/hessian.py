@@ -215,6 +215,7 @@ def scaling(widths: list[int], epochs: int, data, budget_s: float, mode: str) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--arch", default="mlp-d2-w32-tanh")
+    parser.add_argument("--top-k", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--scaling-widths", type=int, nargs="*", default=[100, 300, 1000])
     parser.add_argument("--scaling-epochs", type=int, default=2)
@@ -230,7 +231,8 @@ def main() -> None:
     )
     data = (data[0].to(F64), data[1], data[2].to(F64), data[3])
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
-    top_k_comparison(args.arch, args.epochs, data, args.repeats)
+    if args.top_k:
+        top_k_comparison(args.arch, args.epochs, data, args.repeats)
     if args.scaling_widths:
         scaling(args.scaling_widths, args.scaling_epochs, data, args.budget, args.scaling_mode)
 

@@ -628,8 +628,9 @@ class LossProblem:
     def hessian(self, theta: torch.Tensor, mode: str = "linearize") -> MatMat:
         return hessian_matmat(self.loss_fn, theta, mode)
 
-    def ggn(self, theta: torch.Tensor) -> MatMat:
-        return ggn_matmat(self.outputs, self.output_loss, theta)
+    def ggn(self, theta: torch.Tensor, mode: str = "linearize") -> MatMat:
+        """G·V; J·v traced once by ``linearize`` only in that mode (else a fresh ``jvp``)."""
+        return ggn_matmat(self.outputs, self.output_loss, theta, mode == "linearize")
 
     def batch_size(self, memory_mb: float, itemsize: int) -> int:
         arch = self.model.arch
@@ -659,7 +660,7 @@ def eigenpairs_per_replica(
     From the dense Hessians ``dense (R, P, P)`` when given (exact, and the only
     way through an exactly singular end such as a linear model's null space);
     otherwise by Lanczos. ARPACK drives a single operator, so this is a loop over
-    replicas (R small); each product inside is one forward-over-reverse HVP.
+    replicas (R small); products as ``cfg["hvp"]`` says (:func:`hessian_matmat`).
     """
     n, (r_count, dtype) = problem.model.n_params, (theta.shape[0], theta.dtype)
     k = min(cfg["k"], n - 1)
@@ -692,7 +693,8 @@ def eigenpairs_per_replica(
         out["residuals"][i] = torch.cat([top.residuals, bottom.residuals]).cpu()
         out["hvps"][i, :3] = ext.hvps, top.hvps, bottom.hvps
         if cfg["ggn"]:
-            g = extreme_eigenpairs(problem.ggn(theta[i]), n, dtype, seed=seed + 4, **ggn_kw)
+            gmat = problem.ggn(theta[i], cfg["hvp"])
+            g = extreme_eigenpairs(gmat, n, dtype, seed=seed + 4, **ggn_kw)
             out["ggn_lambda_extreme"][i], out["ggn_residual_extreme"][i] = g.values, g.residuals
             out["hvps"][i, 3] = g.hvps
         log.info(
@@ -745,7 +747,7 @@ def stochastic_estimates(
         "negative_fraction_slq": (quad.weights * below).sum(-1).mean(-1),
     }
     if cfg["ggn"]:
-        gmat = chunked(problem.ggn(theta), per_replica)
+        gmat = chunked(problem.ggn(theta, cfg["hvp"]), per_replica)
         g = hutchinson_trace(gmat, (r_count, n), probes, chunk_size=per_replica, **kw)
         out |= {"ggn_trace_hutchinson": g.mean, "ggn_trace_hutchinson_stderr": g.stderr}
         clock.lap("Gauss-Newton trace")
