@@ -412,6 +412,7 @@ def test_study_dataset_lanczos_agrees_with_dense_and_marks_diverged():
     assert dense["eigenvectors"].dims == ("replica", "which", "param")
     assert dense.sizes == {**dense.sizes, "replica": 3, "which": 2, "param": n, "eigen": 6}
     assert list(dense["eigen"].values) == [1, 2, 3, -1, -2, -3]
+    assert all(dim in dense.coords for dim in dense.dims), "every dimension has coordinates"
     ok = [0, 2]
     for name in ("lambda_extreme", "eigenvalues"):
         scale = np.abs(dense["lambda_extreme"].values[ok]).max()

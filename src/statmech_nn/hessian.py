@@ -839,6 +839,8 @@ def hessian_study(
         "param_tensor": (PARAM, np.array(model.param_tensor, dtype=object)),
         "lambda": ("lambda", grid.numpy(), {"long_name": "eigenvalue", "units": unit}),
         "computation": np.array(COMPUTATIONS, dtype=object),
+        "probe": np.arange(results["slq_nodes"].shape[1]),
+        "node": np.arange(results["slq_nodes"].shape[2]),
     }
     if "dense_eigenvalues" in results:
         coords["eigen_index"] = np.arange(n)
