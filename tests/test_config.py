@@ -1,6 +1,7 @@
 """A bad config fails before any job runs, with the schema's message naming the key."""
 
 import pytest
+
 from conftest import snakemake
 
 CASES = {

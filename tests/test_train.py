@@ -7,8 +7,15 @@ import torch
 import yaml
 
 from statmech_nn.data import digits, teacher_student
+from statmech_nn.errors import InputError
 from statmech_nn.models import Model
-from statmech_nn.train import TrainSettings, snapshot_epochs, train_replicas, train_study
+from statmech_nn.train import (
+    TrainSettings,
+    resolve_device,
+    snapshot_epochs,
+    train_replicas,
+    train_study,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -93,3 +100,10 @@ def test_mlp_d1_w64_on_digits_beats_90_percent_with_the_quick_config():
     assert out["snapshots"].dims == ("replica", "snapshot", "param")
     assert out.sizes["param"] == Model.build("mlp-d1-w64", 64, 10).n_params
     assert out["params"].attrs["long_name"]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only machine's behaviour")
+def test_device_auto_falls_back_to_cpu_and_cuda_without_gpu_is_a_clear_error():
+    assert resolve_device("auto").type == "cpu"
+    with pytest.raises(InputError, match="config device: 'cuda' was asked for"):
+        resolve_device("cuda")

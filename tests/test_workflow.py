@@ -1,7 +1,10 @@
 """The quick study end to end in a temporary copy of the repository."""
 
+import re
+
 import pytest
 import xarray as xr
+
 from conftest import snakemake
 
 pytestmark = pytest.mark.slow
@@ -34,3 +37,33 @@ def test_quick_digits_mlp_beats_90_percent_and_files_are_labelled(quick_run):
         assert ds.attrs["rule"] == "train_replicas"
         assert ds["train_loss"].attrs["units"] == "nats"
         assert set(ds["status"].values) == {"ok"}
+
+
+def _planned_rules(proc) -> set[str]:
+    """Rules a run plans, less the target-only rules `all` and `figures`."""
+    found = set(re.findall(r"^(?:local)?rule (\w+):", proc.stdout + proc.stderr, flags=re.M))
+    return found - {"all", "figures"}
+
+
+def test_restyling_figures_reruns_only_figure_rules(quick_run):
+    (quick_run / "restyle.yaml").write_text("figures:\n  dpi: 300\n  context: talk\n")
+    proc = snakemake(quick_run, "-n", "--configfile", "config/quick.yaml", "restyle.yaml")
+    planned = _planned_rules(proc)
+    assert planned, proc.stdout
+    assert all(rule.startswith("figure_") for rule in planned), planned
+    (quick_run / "restyle.yaml").unlink()
+
+
+def test_figures_target_rebuilds_figures_only(quick_run):
+    for png in (quick_run / "results/figures").glob("*.png"):
+        png.unlink()
+    proc = snakemake(quick_run, "figures", "--cores", "2", "--configfile", "config/quick.yaml")
+    planned = _planned_rules(proc)
+    assert planned and all(rule.startswith("figure_") for rule in planned), planned
+
+
+def test_report_builds_from_the_quick_run(quick_run):
+    snakemake(quick_run, "--configfile", "config/quick.yaml", "--report", "results/report.html")
+    html = (quick_run / "results/report.html").read_text(errors="replace")
+    assert "training_curves.png" in html
+    assert "Training curves of R independently initialised" in html

@@ -9,10 +9,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 import xarray as xr  # noqa: E402
@@ -48,18 +50,21 @@ def training_curves(runs: Sequence[xr.Dataset], style: Mapping) -> plt.Figure:
     """Loss (top) and accuracy (bottom) per epoch, one column per architecture.
 
     Lines are the mean over healthy replicas, bands ± one standard deviation;
-    train and test in colour, data sets by line style.
+    train and test in colour, data sets by line style. Diverged replicas are
+    left out and counted in the panel title; where all diverged, their curves
+    up to divergence are shown instead.
     """
     frames = []
     for ds in runs:
         ok = ds["status"] == "ok"
+        n_bad = int((~ok).sum())
+        arch = ds.attrs["arch"] + (f" ({n_bad} diverged)" if n_bad else "")
+        keep = ok if ok.any() else xr.ones_like(ok)
         for split in ("train", "test"):
             for metric in ("loss", "accuracy"):
-                da = ds[f"{split}_{metric}"].where(ok, drop=True)
+                da = ds[f"{split}_{metric}"].where(keep, drop=True)
                 df = da.to_dataframe(name="value").reset_index()[["replica", "epoch", "value"]]
-                df = df.assign(
-                    split=split, metric=metric, arch=ds.attrs["arch"], dataset=ds.attrs["dataset"]
-                )
+                df = df.assign(split=split, metric=metric, arch=arch, dataset=ds.attrs["dataset"])
                 frames.append(df)
     df = pd.concat(frames, ignore_index=True)
     archs = list(dict.fromkeys(df["arch"]))
@@ -83,6 +88,448 @@ def training_curves(runs: Sequence[xr.Dataset], style: Mapping) -> plt.Figure:
     for (metric, _), ax in grid.axes_dict.items():
         ax.set_ylabel("loss (nats)" if metric == "loss" else "accuracy")
     return grid.figure
+
+
+def perceptron_generalization(ds: xr.Dataset, style: Mapping) -> plt.Figure:
+    """ε(α) (left, log–log) and teacher overlap R(α) (right) per student algorithm.
+
+    Markers: simulation means ± one standard error over training sets. Lines:
+    replica theory (N → ∞) of the same colour, drawn for the algorithms it
+    describes (gibbs, bayes, hebb). Open circles on the right: the Gibbs
+    students' mutual overlap q, which theory says equals R.
+    """
+    algorithms = [str(a) for a in ds["algorithm"].values]
+    colours = dict(zip(algorithms, sns.color_palette(n_colors=len(algorithms)), strict=True))
+    fig, axes = plt.subplots(
+        1, 2, figsize=(2 * style["panel_width"] * 1.2, style["panel_height"] * 1.3)
+    )
+    for name, ax in zip(("generalization_error", "teacher_overlap"), axes, strict=True):
+        for algorithm in algorithms:
+            d = ds.sel(algorithm=algorithm)
+            colour = colours[algorithm]
+            theory = d[f"{name}_theory"]
+            if not theory.isnull().all():
+                ax.plot(d["alpha_theory"], theory, color=colour, lw=1.2)
+            ax.errorbar(
+                d["alpha"],
+                d[name],
+                yerr=d[f"{name}_stderr"],
+                fmt="o",
+                ms=3.5,
+                capsize=2,
+                color=colour,
+                label=algorithm,
+            )
+        ax.set_xscale("log")
+        ax.set_xlabel(r"load $\alpha = P/N$")
+    if "gibbs" in algorithms:
+        d = ds.sel(algorithm="gibbs")
+        axes[1].errorbar(
+            d["alpha"],
+            d["student_overlap"],
+            yerr=d["student_overlap_stderr"],
+            fmt="o",
+            mfc="none",
+            ms=6,
+            capsize=0,
+            color=colours["gibbs"],
+            label="gibbs q",
+        )
+    axes[0].set_yscale("log")
+    axes[0].yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+    axes[0].yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    lowest = min(
+        float(ds["generalization_error"].min()), float(ds["generalization_error_theory"].min())
+    )
+    axes[0].set_yticks([t for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5) if t >= lowest / 2])
+    axes[0].set_ylabel(r"generalization error $\varepsilon$")
+    axes[1].set_ylabel(r"teacher overlap $R$")
+    axes[1].set_ylim(0, 1.02)
+    axes[1].legend(frameon=False, fontsize="small", loc="lower right")
+    axes[0].set_title("lines: replica theory, N→∞", fontsize="small")
+    axes[1].set_title(f"markers: simulation, N = {int(ds['N'])}", fontsize="small")
+    sns.despine(fig)
+    fig.tight_layout()
+    return fig
+
+
+def perceptron_capacity(ds: xr.Dataset, style: Mapping) -> plt.Figure:
+    """Fraction of separable random-label problems vs α per N, Cover's curve and α_c = 2.
+
+    Markers: LP results ± one binomial standard error; lines: Cover's exact
+    P_sep(P, N) at every P, same colour per N; dashed: Gardner's α_c(0).
+    """
+    fig, ax = plt.subplots(figsize=(style["panel_width"] * 1.5, style["panel_height"] * 1.3))
+    Ns = [int(n) for n in ds["N"].values]
+    colours = sns.color_palette(n_colors=len(Ns))
+    alpha_max = float(ds["alpha_effective"].max()) * 1.05
+    for n, colour in zip(Ns, colours, strict=True):
+        d = ds.sel(N=n)
+        curve = d["cover_curve"].where(d["P"] / n <= alpha_max, drop=True)
+        ax.plot(curve["P"] / n, curve, color=colour, lw=1.2)
+        ax.errorbar(
+            d["alpha_effective"],
+            d["separable_fraction"],
+            yerr=d["separable_fraction_stderr"],
+            fmt="o",
+            ms=3.5,
+            capsize=2,
+            color=colour,
+            label=f"N = {n}",
+        )
+    alpha_c = float(ds["alpha_c"])
+    ax.axvline(alpha_c, color="0.3", ls="--", lw=1)
+    ax.text(alpha_c, 1.02, rf" $\alpha_c = {alpha_c:g}$", va="bottom", fontsize="small")
+    ax.set_xlabel(r"load $\alpha = P/N$")
+    ax.set_ylabel("fraction linearly separable")
+    ax.set_ylim(-0.02, 1.1)
+    ax.legend(frameon=False, fontsize="small", title="LP; lines: Cover", title_fontsize="small")
+    sns.despine(fig)
+    fig.tight_layout()
+    return fig
+
+
+# --- Ising family: Hopfield networks, 2D Ising model, RBMs (issue 6) ---
+
+
+def _panels(style: Mapping, rows: int, cols: int) -> tuple[plt.Figure, list[plt.Axes]]:
+    fig, axes = plt.subplots(
+        rows,
+        cols,
+        figsize=(cols * style["panel_width"] * 1.2, rows * style["panel_height"] * 1.2),
+        squeeze=False,
+        layout="constrained",
+    )
+    return fig, list(axes.flat)
+
+
+def hopfield_capacity(ds: xr.Dataset, style: Mapping) -> plt.Figure:
+    """Final retrieval overlap m vs load α = P/N per N (left) and the fraction of runs that
+    retrieve (right), next to the AGS zero-T curve; AGS α_c (dotted) and the measured α_c(N)
+    (ticks, values in the legend) are marked. Solid: stored start; dashed: corrupted start.
+    """
+    fig, (ax_m, ax_f) = _panels(style, 1, 2)
+    colours = sns.color_palette(n_colors=ds.sizes["N"])
+    alpha_c = float(ds["alpha_c_theory"])
+    retrieval = ds["m_theory"].where(ds["m_theory"] > 0, drop=True)  # the branch up to α_c
+    ax_m.plot(retrieval["alpha_theory"], retrieval, color="black", lw=1.5, label="AGS theory")
+    for ax in (ax_m, ax_f):
+        ax.axvline(alpha_c, color="black", ls=":", lw=1)
+    for colour, n in zip(colours, ds["N"].values, strict=True):
+        sub = ds.sel(N=n)
+        found = bool(sub["alpha_c"].sel(start="stored").notnull())
+        measured = float(sub["alpha_c"].sel(start="stored"))
+        label = (
+            f"N = {n}: $\\alpha_c$ = {measured:.3f} ({measured - alpha_c:+.3f})"
+            if found
+            else f"N = {n}: no $\\alpha_c$ in range"  # retrieving fraction stayed >= ½
+        )
+        for start, ls in (("stored", "-"), ("corrupted", "--")):
+            one = sub.sel(start=start)
+            ax_m.errorbar(
+                sub["load"],
+                one["m_mean"],
+                yerr=one["m_sem"],
+                color=colour,
+                ls=ls,
+                marker="o",
+                ms=3,
+                lw=1,
+                label=label if start == "stored" else None,
+            )
+            ax_f.plot(sub["load"], one["retrieval_fraction"], color=colour, ls=ls, marker="o", ms=3)
+        ax_m.plot([measured], [0.02], marker="v", color=colour, ms=7, clip_on=False)
+    ax_f.axhline(0.5, color="grey", lw=0.8)
+    ax_m.text(alpha_c, 1.02, f" AGS $\\alpha_c$ = {alpha_c:.4f}", fontsize="small", va="bottom")
+    ax_m.set(xlabel="load $\\alpha = P/N$", ylabel="final overlap $m$", ylim=(0, 1.08))
+    threshold = ds.attrs["retrieval_threshold"]
+    ax_f.set(
+        xlabel="load $\\alpha = P/N$",
+        ylabel=f"fraction of runs with $m \\geq$ {threshold}",
+        ylim=(-0.03, 1.03),
+    )
+    ax_m.legend(fontsize="x-small", loc="lower left")
+    return fig
+
+
+def hopfield_energy(ds: xr.Dataset, style: Mapping) -> plt.Figure:
+    """Energy per spin (left) and overlap with pattern 1 (right) vs time in sweeps, mean over
+    trials with a band of one standard deviation; colour: temperature (0 = sign rule, else
+    Glauber), solid: corrupted start, dashed: random start. Dotted: E/N of the stored pattern.
+    """
+    fig, (ax_e, ax_m) = _panels(style, 1, 2)
+    colours = sns.color_palette(n_colors=ds.sizes["temperature"])
+    for colour, temp in zip(colours, ds["temperature"].values, strict=True):
+        for start, ls in (("corrupted", "-"), ("random", "--")):
+            for ax, name in ((ax_e, "energy"), (ax_m, "m")):
+                da = ds[name].sel(temperature=temp, start=start)
+                mean, sd = da.mean("trial"), da.std("trial")
+                label = f"T = {temp:g}" if start == "corrupted" and name == "energy" else None
+                ax.plot(ds["t"], mean, color=colour, ls=ls, lw=1.2, label=label)
+                ax.fill_between(ds["t"], mean - sd, mean + sd, color=colour, alpha=0.15, lw=0)
+    ax_e.axhline(float(ds["pattern_energy"].mean()), color="black", ls=":", lw=1)
+    ax_e.set(xlabel="time (sweeps)", ylabel="energy per spin $E/N$")
+    ax_m.set(xlabel="time (sweeps)", ylabel="overlap $m$ with pattern 1")
+    ax_e.set_title(
+        f"N = {ds.attrs['N']}, P = {ds.attrs['P']}; solid: corrupted, dashed: random start",
+        fontsize="small",
+    )
+    ax_e.legend(fontsize="x-small")
+    return fig
+
+
+def ising_thermodynamics(lattices: Sequence[xr.Dataset], style: Mapping) -> plt.Figure:
+    """⟨e⟩, ⟨|m|⟩, c and χ per spin vs T: simulations per L (points with binning errors),
+    Onsager/Yang for the infinite lattice (solid) and exact enumeration for L = 4 (dashed)."""
+    fig, axes = _panels(style, 2, 2)
+    lattices = sorted(lattices, key=lambda ds: ds.attrs["L"])
+    colours = sns.color_palette(n_colors=len(lattices))
+    labels = {
+        "energy": "energy per spin $\\langle e \\rangle$ (J)",
+        "abs_magnetisation": "$\\langle |m| \\rangle$",
+        "specific_heat": "specific heat per spin $c$ ($k_B$)",
+        "susceptibility": "susceptibility per spin $\\chi$ (1/J)",
+    }
+    theory = lattices[-1]
+    for ax, name in zip(axes, labels, strict=True):
+        for colour, ds in zip(colours, lattices, strict=True):
+            ax.errorbar(
+                ds["temperature"],
+                ds[name],
+                yerr=ds[f"{name}_err"],
+                color=colour,
+                marker="o",
+                ms=3,
+                lw=0,
+                elinewidth=1,
+                label=f"L = {ds.attrs['L']}",
+            )
+            if f"exact_{name}_theory" in ds:
+                ax.plot(
+                    ds["temperature_theory"],
+                    ds[f"exact_{name}_theory"],
+                    color=colour,
+                    ls="--",
+                    lw=1,
+                    label=f"exact L = {ds.attrs['L']}",
+                )
+        if f"onsager_{name}" in theory:
+            ax.plot(
+                theory["temperature_theory"],
+                theory[f"onsager_{name}"],
+                color="black",
+                lw=1,
+                label="Onsager (L = ∞)",
+            )
+        ax.axvline(theory.attrs["T_c"], color="grey", ls=":", lw=1)
+        ax.set(xlabel="temperature $T$ (J/$k_B$)", ylabel=labels[name])
+    axes[2].set_ylim(0, None)
+    axes[3].set_yscale("log")
+    axes[0].legend(fontsize="x-small")
+    return fig
+
+
+def rbm_loglik(runs: Sequence[xr.Dataset], style: Mapping) -> plt.Figure:
+    """Exact mean log-likelihood per epoch, one panel per data set, colour per method (mean
+    over replicas, band: min to max); black: the optimum −H(data); dashed: the Ising
+    distribution that generated the data (where enumerable)."""
+    datasets = list(dict.fromkeys(ds.attrs["dataset"] for ds in runs))
+    methods = list(dict.fromkeys(ds.attrs["method"] for ds in runs))
+    colours = dict(zip(methods, sns.color_palette(n_colors=len(methods)), strict=True))
+    fig, axes = _panels(style, 1, len(datasets))
+    for ax, name in zip(axes, datasets, strict=True):
+        ref = None
+        for ds in (ds for ds in runs if ds.attrs["dataset"] == name):
+            ll = ds["loglik"]
+            colour = colours[ds.attrs["method"]]
+            ax.plot(ds["epoch"], ll.mean("replica"), color=colour, lw=1.2, label=ds.attrs["method"])
+            ax.fill_between(
+                ds["epoch"], ll.min("replica"), ll.max("replica"), color=colour, alpha=0.2, lw=0
+            )
+            ref = ds
+        ax.axhline(float(ref["best_loglik"]), color="black", lw=1, label="optimum $-H$(data)")
+        if "ising_loglik" in ref:
+            ax.axhline(float(ref["ising_loglik"]), color="black", ls="--", lw=1, label="Ising")
+        if "temperature" in ref.attrs:
+            name = f"{name} (T = {ref.attrs['temperature']:g})"
+        ax.set(xlabel="epoch", ylabel="exact log-likelihood (nats/sample)", title=name)
+    axes[0].legend(fontsize="x-small")
+    return fig
+
+
+# --- end Ising family ---
+
+
+# ---------------------------------------------------------------- loss-landscape slices
+
+
+def _slice_groups(slices: Sequence[xr.Dataset]) -> dict[str, dict[str, xr.Dataset]]:
+    """Slice Datasets grouped by "dataset / arch", then by direction name (file order)."""
+    groups: dict[str, dict[str, xr.Dataset]] = {}
+    for ds in slices:
+        row = f"{ds.attrs['dataset']} / {ds.attrs['arch']}"
+        groups.setdefault(row, {})[ds.attrs["direction"]] = ds
+    return groups
+
+
+def _axis_label(ds: xr.Dataset, axis: str) -> str:
+    kind = str(ds["axis_kind"].sel(axis=axis).values)
+    name = {
+        "random": "random direction",
+        "hessian_max": "λmax eigenvector",
+        "hessian_min": "λmin eigenvector",
+        "pca1": "1st trajectory PC",
+        "pca2": "2nd trajectory PC",
+        "segment": "t (replica → next replica)",
+    }[kind]
+    return name if kind == "segment" else f"{axis} along {name} (units of |d|)"
+
+
+def slices_random_vs_hessian(
+    slices: Sequence[xr.Dataset], names: Sequence[str], style: Mapping
+) -> plt.Figure:
+    """Heat maps of L − L(θ*) on planes through the trained point, first replica.
+
+    One row per data set and architecture, one column per plane in ``names``.
+    A diverging colour scale centred on zero shows loss below the trained point
+    in blue: the random plane looks like a minimum (all red), the plane of the
+    λmax and λmin eigenvectors shows the saddle when λmin < 0. Thin contours
+    at quantiles of the values; the bold contour is L = L(θ*). The title gives
+    the second-difference curvatures at the centre. PCA planes show the
+    training trajectory.
+    """
+    from matplotlib.colors import TwoSlopeNorm
+
+    groups = _slice_groups(slices)
+    fig, axes = plt.subplots(
+        len(groups),
+        len(names),
+        figsize=(
+            style["panel_width"] * len(names) * 1.15,
+            style["panel_height"] * len(groups) * 1.1,
+        ),
+        squeeze=False,
+        constrained_layout=True,
+    )
+    for row, (label, by_name) in enumerate(groups.items()):
+        for col, name in enumerate(names):
+            ds, ax = by_name[name], axes[row, col]
+            loss = ds["train_loss"].isel(replica=0)
+            centre = loss.sel(a=0, b=0, method="nearest")
+            delta = (loss - centre).transpose("b", "a").values
+            lo, hi = min(float(delta.min()), -1e-12), max(float(delta.max()), 1e-12)
+            norm = TwoSlopeNorm(vmin=lo, vcenter=0.0, vmax=hi)
+            mesh = ax.pcolormesh(ds.a, ds.b, delta, cmap="RdBu_r", norm=norm, shading="auto")
+            levels = np.unique(np.quantile(delta, np.linspace(0.05, 0.95, 8)))
+            ax.contour(ds.a, ds.b, delta, levels=levels, colors="k", linewidths=0.4, alpha=0.6)
+            if lo < 0 < hi:
+                ax.contour(ds.a, ds.b, delta, levels=[0.0], colors="k", linewidths=1.2)
+            ax.plot(0, 0, marker="+", color="k", markersize=8)
+            if "trajectory" in ds:
+                traj = ds["trajectory"].isel(replica=0)
+                ax.plot(traj.sel(axis="a"), traj.sel(axis="b"), "o-", color="k", ms=2, lw=0.8)
+            kappa = ds["centre_curvature"].isel(replica=0).values
+            ax.set_title(f"{name}: κa = {kappa[0]:.3g}, κb = {kappa[1]:.3g}", fontsize="small")
+            ax.set_xlabel(_axis_label(ds, "a"))
+            ax.set_ylabel(f"{label}\n{_axis_label(ds, 'b')}" if col == 0 else _axis_label(ds, "b"))
+            unit = ds["train_loss"].attrs.get("units", "1")
+            fig.colorbar(mesh, ax=ax, label=f"L − L(θ*) ({unit})", shrink=0.9)
+    return fig
+
+
+def slices_1d(slices: Sequence[xr.Dataset], names: Sequence[str], style: Mapping) -> plt.Figure:
+    """Training and test loss along lines through the trained points, every replica.
+
+    One row per data set and architecture, one column per line in ``names``
+    (random, Hessian eigenvector or replica-to-replica segment).
+    """
+    groups = _slice_groups(slices)
+    frames = []
+    for label, by_name in groups.items():
+        for name in names:
+            ds = by_name[name]
+            for split in ("train", "test"):
+                df = ds[f"{split}_loss"].to_dataframe(name="loss").reset_index()
+                frames.append(df.assign(split=split, row=label, direction=name))
+    df = pd.concat(frames, ignore_index=True)
+    grid = sns.relplot(
+        data=df,
+        x="a",
+        y="loss",
+        hue="replica",
+        style="split",
+        row="row",
+        col="direction",
+        col_order=list(names),
+        kind="line",
+        palette="colorblind",
+        estimator=None,
+        units=None,
+        facet_kws={"sharex": False, "sharey": False, "margin_titles": True},
+        height=style["panel_height"],
+        aspect=style["panel_width"] / style["panel_height"],
+    )
+    grid.set_titles(row_template="{row_name}", col_template="{col_name}")
+    first = next(iter(groups.values()))
+    unit = first[names[0]]["train_loss"].attrs.get("units", "1")
+    for (_, name), ax in grid.axes_dict.items():
+        ax.set_xlabel(_axis_label(first[name], "a"))
+        ax.set_ylabel(f"loss ({unit})")
+    return grid.figure
+
+
+def projected_curvature(curvature: Sequence[xr.Dataset], style: Mapping) -> plt.Figure:
+    """Histogram of random-projection curvatures κ = δᵀHδ/|δ|², with tr H / P, λmin, λmax.
+
+    One panel per data set and architecture, all sliced replicas pooled. Lines:
+    mean κ (solid), tr H / P from the Hessian stage (dashed, when present),
+    λmin (red) and λmax (marked at the right edge when off scale); the text
+    gives the fractions of random directions and random planes with negative
+    curvature.
+    """
+    fig, axes = plt.subplots(
+        1,
+        len(curvature),
+        figsize=(style["panel_width"] * len(curvature), style["panel_height"] * 1.2),
+        squeeze=False,
+        constrained_layout=True,
+    )
+    for ax, ds in zip(axes[0], curvature, strict=True):
+        kappa = ds["curvature"].values.ravel()
+        lam_min = float(ds["lambda_min"].mean())
+        lam_max = float(ds["lambda_max"].mean())
+        sns.histplot(x=kappa, ax=ax, stat="density", color="C0", label="random δ")
+        ax.axvline(kappa.mean(), color="C0", lw=1.5, label="mean κ")
+        if "trace_per_param" in ds:
+            ax.axvline(float(ds["trace_per_param"].mean()), color="k", ls="--", label="tr H / P")
+        ax.axvline(lam_min, color="C3", lw=1.5, label="λmin")
+        left, right = ax.get_xlim()
+        ax.set_xlim(min(left, lam_min * 1.1), right)
+        if lam_max <= ax.get_xlim()[1]:
+            ax.axvline(lam_max, color="C2", lw=1.5, label="λmax")
+        else:
+            ax.annotate(
+                f"λmax = {lam_max:.3g} →",
+                xy=(1.0, 0.9),
+                xycoords="axes fraction",
+                ha="right",
+                color="C2",
+                fontsize="small",
+            )
+        ax.text(
+            0.02,
+            0.97,
+            f"κ < 0: {float(ds['fraction_negative'].mean()):.0%} of directions\n"
+            f"planes with κ < 0: {float(ds['fraction_planes_negative'].mean()):.0%}",
+            transform=ax.transAxes,
+            va="top",
+            fontsize="x-small",
+        )
+        unit = ds["curvature"].attrs.get("units", "1")
+        ax.set_xlabel(f"projected curvature κ ({unit})")
+        ax.set_title(f"{ds.attrs['dataset']} / {ds.attrs['arch']}", fontsize="small")
+    axes[0, -1].legend(fontsize="x-small", loc="center right")
+    return fig
 
 
 def _panels(count: int, style: Mapping, columns: int = 3) -> tuple[plt.Figure, list]:

@@ -56,6 +56,8 @@ def run(smk: Any, main: Callable[[Any], None]) -> None:
     logging.basicConfig(
         stream=logfile, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
     )
+    logging.getLogger("fontTools").setLevel(logging.WARNING)  # PDF font subsetting is chatty
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)
     torch.set_num_threads(max(int(smk.threads), 1))
     torch.use_deterministic_algorithms(True)
     try:

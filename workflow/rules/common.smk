@@ -1,4 +1,6 @@
 # Shared helpers: wildcard constraints, target lists and input functions.
+from snakemake.io import report as in_report
+
 from statmech_nn.models import ARCH_REGEX
 
 
@@ -24,13 +26,7 @@ def train_targets():
     )
 
 
-def hessian_targets():
-    """One Hessian file per (hessian.datasets x train.architectures)."""
-    return expand(
-        "results/hessian/{dataset}/{arch}.nc",
-        dataset=config["hessian"]["datasets"],
-        arch=config["train"]["architectures"],
-    )
+FIGURES = []  # every figure name, registered by figure_outputs in data-flow order
 
 
 def figure_paths(name):
@@ -40,13 +36,33 @@ def figure_paths(name):
     )
 
 
+def figure_outputs(name, category):
+    """Outputs of figure_<name>, every format; the PNG goes in the report with a caption."""
+    FIGURES.append(name)
+    return [
+        (
+            in_report(p, caption=f"../report/{name}.rst", category=category)
+            if p.endswith(".png")
+            else p
+        )
+        for p in figure_paths(name)
+    ]
+
+
+def all_figures():
+    return [path for name in FIGURES for path in figure_paths(name)]
+
+
 def all_targets():
-    return (
-        train_targets()
-        + figure_paths("training_curves")
-        + hessian_targets()
-        + figure_paths("hessian_spectrum")
-        + figure_paths("curvature_vs_depth")
+    return train_targets() + all_figures()
+
+
+def hessian_targets():
+    """One Hessian file per (hessian.datasets x train.architectures)."""
+    return expand(
+        "results/hessian/{dataset}/{arch}.nc",
+        dataset=config["hessian"]["datasets"],
+        arch=config["train"]["architectures"],
     )
 
 
@@ -57,3 +73,114 @@ def get_dataset_spec(wildcards):
 def gpus():
     """GPUs a compute job asks for: one when the config computes on CUDA."""
     return 1 if config["device"] == "cuda" else 0
+
+
+# --- Ising family: Hopfield networks, 2D Ising model, RBMs (issue 6) ---
+wildcard_constraints:
+    L=r"[1-9][0-9]*",
+    data=r"[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*",
+    method=r"cd|pcd|exact",
+
+
+for _name in config["boltzmann"]["train_on"]:
+    if _name not in config["boltzmann"]["datasets"]:
+        raise ValueError(
+            f"config boltzmann.train_on: {_name!r} is not defined under boltzmann.datasets "
+            f"(defined: {', '.join(config['boltzmann']['datasets'])})"
+        )
+    _spec = config["boltzmann"]["datasets"][_name]
+    if (
+        _spec["kind"] == "ising"
+        and _spec["temperature"] not in config["ising"]["temperatures"]
+    ):
+        raise ValueError(
+            f"config boltzmann.datasets.{_name}.temperature: {_spec['temperature']} is not one "
+            f"of ising.temperatures ({', '.join(map(str, config['ising']['temperatures']))})"
+        )
+
+
+def ising_targets():
+    """Every Ising lattice the config asks for."""
+    return expand("results/ising/L{L}.nc", L=config["ising"]["L"])
+
+
+def get_ising_params(wildcards):
+    """The ising section without the list of sizes: the arguments of one lattice's run."""
+    return {k: v for k, v in config["ising"].items() if k != "L"}
+
+
+def boltzmann_targets():
+    """Every (data set, method) training run the config asks for."""
+    return expand(
+        "results/boltzmann/{data}_{method}.nc",
+        data=config["boltzmann"]["train_on"],
+        method=config["boltzmann"]["methods"],
+    )
+
+
+def get_boltzmann_spec(wildcards):
+    return config["boltzmann"]["datasets"][wildcards.data]
+
+
+def get_boltzmann_input(wildcards):
+    """The Ising lattice whose samples a data set uses; nothing for generated data."""
+    spec = get_boltzmann_spec(wildcards)
+    return [f"results/ising/L{spec.get('L', 4)}.nc"] if spec["kind"] == "ising" else []
+
+
+# --- end Ising family ---
+
+
+# ---- slices (workflow/rules/slices.smk, figures slices_* and projected_curvature)
+
+
+def _check_slices_config():
+    cfg = config["slices"]
+    for key in ("datasets", "architectures"):
+        missing = set(cfg[key]) - set(config["train"][key])
+        if missing:
+            raise ValueError(
+                f"config slices.{key}: {sorted(missing)} not trained (add them to train.{key})"
+            )
+    for key in ("figure_planes", "figure_lines"):
+        unknown = set(cfg[key]) - set(cfg["directions"])
+        if unknown:
+            raise ValueError(
+                f"config slices.{key}: {sorted(unknown)} are not names under slices.directions"
+            )
+
+
+_check_slices_config()
+
+
+def slice_paths(directions, datasets=None, archs=None):
+    return expand(
+        "results/slices/{dataset}/{arch}/{direction}.nc",
+        dataset=datasets or config["slices"]["datasets"],
+        arch=archs or config["slices"]["architectures"],
+        direction=directions,
+    )
+
+
+def slices_targets():
+    """Every slice and curvature file the config asks for."""
+    return slice_paths(list(config["slices"]["directions"]) + ["curvature"])
+
+
+def get_slice_params(wildcards):
+    """The direction's entry and the shared settings: all a slice's numbers depend on."""
+    cfg = config["slices"]
+    return {
+        "direction": cfg["directions"][wildcards.direction],
+        "replicas": cfg["replicas"],
+        "dtype": cfg["dtype"],
+        "memory_mb": cfg["memory_mb"],
+    }
+
+
+def get_slice_hessian(wildcards):
+    """The Hessian stage's file, for slices with a Hessian axis only."""
+    axes = config["slices"]["directions"][wildcards.direction]["axes"]
+    if any(axis.startswith("hessian") for axis in axes):
+        return "results/hessian/{dataset}/{arch}.nc".format(**wildcards)
+    return []

@@ -9,7 +9,7 @@ rule data_make:
         "../envs/statmech.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
+        mem_mb=lambda wc, attempt: 1000 * attempt,
         runtime=10,
     params:
         spec=get_dataset_spec,

@@ -1,3 +1,6 @@
+# Hessian analysis of trained replicas: results/hessian/{dataset}/{arch}.nc
+
+
 rule hessian:
     input:
         data="results/data/{dataset}.nc",
@@ -12,7 +15,7 @@ rule hessian:
         "../envs/statmech.yaml"
     threads: config["threads"]
     resources:
-        mem_mb=4000,
+        mem_mb=lambda wc, attempt: 4000 * attempt,
         runtime=60,
         gpu=gpus(),
     params:

@@ -11,7 +11,7 @@ rule train_replicas:
         "../envs/statmech.yaml"
     threads: config["threads"]
     resources:
-        mem_mb=4000,
+        mem_mb=lambda wc, attempt: 4000 * attempt,
         runtime=60,
         gpu=gpus(),
     params:

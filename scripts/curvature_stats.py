@@ -1,0 +1,25 @@
+"""Rule slices_curvature_stats: curvature of random projections next to tr H and λmin."""
+
+from statmech_nn import io, landscape, rule
+
+
+def main(smk):
+    train = io.read_dataset(smk.input.train, required=["params", "status"])
+    data = io.read_dataset(smk.input.data, required=["x_train", "y_train"])
+    hessian = io.read_dataset(smk.input.hessian, required=["eigenvectors"])
+    cfg = smk.params.cfg
+    ds = landscape.curvature_study(
+        train,
+        data,
+        hessian,
+        cfg["replicas"],
+        cfg["directions"],
+        cfg["fd_step"],
+        cfg["memory_mb"],
+        seed=rule.seed_of(smk),
+    )
+    ds.attrs["dataset"] = smk.wildcards.dataset
+    rule.write(smk, ds, f"projected curvature of {smk.wildcards.arch}", cfg)
+
+
+rule.run(snakemake, main)  # noqa: F821

@@ -1,0 +1,147 @@
+"""Binary RBM: exact log Z and log-likelihood against brute force over joint states, exact
+gradient against autograd, gradient ascent, the entropy bound, Gibbs sampling, data sets."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from statmech_nn import boltzmann, ising
+from statmech_nn.boltzmann import RBM
+from statmech_nn.errors import InputError
+
+
+def _random_rbm(replicas, n_v, n_h, seed, scale=1.0):
+    gen = torch.Generator().manual_seed(seed)
+    draw = lambda *shape: scale * torch.randn(*shape, generator=gen, dtype=torch.float64)  # noqa: E731
+    return RBM(draw(replicas, n_v), draw(replicas, n_h), draw(replicas, n_v, n_h))
+
+
+def _random_data(samples, n_v, seed):
+    gen = torch.Generator().manual_seed(seed)
+    return (torch.rand(samples, n_v, generator=gen) < 0.4).to(torch.float64)
+
+
+@pytest.mark.parametrize(("n_v", "n_h"), [(5, 4), (4, 6)])
+def test_log_likelihood_equals_brute_force_over_joint_states(n_v, n_h):
+    """Both enumeration sides (visible when smaller, hidden otherwise) against Σ_{v,h} e^{-E}."""
+    rbm = _random_rbm(3, n_v, n_h, seed=0)
+    v_all, h_all = boltzmann.all_binary(n_v), boltzmann.all_binary(n_h)
+    v = v_all.repeat_interleave(len(h_all), 0).expand(3, -1, -1)
+    h = h_all.repeat(len(v_all), 1).expand(3, -1, -1)
+    neg_e = -boltzmann.joint_energy(v, h, rbm).reshape(3, len(v_all), len(h_all))
+    log_z = torch.logsumexp(neg_e.reshape(3, -1), dim=1)
+    torch.testing.assert_close(boltzmann.log_partition(rbm), log_z, rtol=0, atol=1e-12)
+    data = _random_data(7, n_v, seed=1)
+    index = (data * 2 ** torch.arange(n_v)).sum(1).long()  # row of each data vector in v_all
+    brute = (torch.logsumexp(neg_e, dim=2)[:, index] - log_z[:, None]).mean(1)
+    torch.testing.assert_close(boltzmann.log_likelihood(data, rbm), brute, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize(("n_v", "n_h"), [(5, 4), (4, 6)])
+def test_exact_gradient_equals_autograd(n_v, n_h):
+    rbm = _random_rbm(2, n_v, n_h, seed=2)
+    data = _random_data(9, n_v, seed=3)
+    params = [p.clone().requires_grad_(True) for p in (rbm.a, rbm.b, rbm.W)]
+    boltzmann.log_likelihood(data, RBM(*params)).sum().backward()
+    grad = boltzmann.exact_gradient(data, rbm)
+    for auto, exact in zip(params, (grad.a, grad.b, grad.W), strict=True):
+        torch.testing.assert_close(exact, auto.grad, rtol=0, atol=1e-12)
+
+
+def test_exact_gradient_step_increases_exact_log_likelihood():
+    rbm = _random_rbm(8, 6, 5, seed=4)
+    data = _random_data(20, 6, seed=5)
+    before = boltzmann.log_likelihood(data, rbm)
+    after = boltzmann.log_likelihood(data, rbm + boltzmann.exact_gradient(data, rbm).scaled(0.05))
+    assert torch.all(after > before)
+
+
+def test_best_log_likelihood_is_minus_log_k_and_bounds_every_model():
+    patterns = boltzmann.bars_and_stripes(3)
+    k = patterns.shape[0]
+    assert boltzmann.best_log_likelihood(patterns) == pytest.approx(-math.log(k), abs=1e-12)
+    # duplicates: counts (2, 1, 1) of 3 patterns -> sum p ln p
+    dup = torch.cat([patterns[:1], patterns[:3]])
+    p = np.array([0.5, 0.25, 0.25])
+    assert boltzmann.best_log_likelihood(dup) == pytest.approx(float((p * np.log(p)).sum()))
+    rbm = _random_rbm(16, 9, 4, seed=6, scale=2.0)
+    assert torch.all(boltzmann.log_likelihood(patterns, rbm) < -math.log(k))
+
+
+def test_bars_and_stripes_images():
+    images = boltzmann.bars_and_stripes(4).reshape(-1, 4, 4)
+    assert images.shape[0] == 2**5 - 2
+    assert torch.unique(images, dim=0).shape[0] == images.shape[0]
+    rows_constant = (images == images[:, :, :1]).all(-1).all(-1)
+    cols_constant = (images == images[:, :1, :]).all(-1).all(-1)
+    assert torch.all(rows_constant | cols_constant)
+
+
+def test_gibbs_chains_sample_the_model_distribution():
+    """Visible frequencies of many long chains vs exact p(v) on 3 visible units."""
+    rbm = _random_rbm(1, 3, 2, seed=7)
+    gen = torch.Generator().manual_seed(8)
+    chains = (torch.rand(1, 20000, 3, generator=gen) < 0.5).to(torch.float64)
+    v = boltzmann.gibbs_steps(chains, rbm, k=30, generator=gen)[0]
+    counts = torch.bincount((v * torch.tensor([1.0, 2.0, 4.0])).sum(1).long(), minlength=8)
+    states = boltzmann.all_binary(3)
+    exact = torch.exp(-boltzmann.free_energy(states, rbm)[0] - boltzmann.log_partition(rbm)[0])
+    sem = torch.sqrt(exact * (1 - exact) / 20000)
+    assert torch.all(torch.abs(counts / 20000 - exact) < 4 * sem)
+
+
+@pytest.mark.parametrize("method", boltzmann.METHODS)
+def test_training_on_bars_and_stripes_raises_the_exact_log_likelihood(method):
+    data = boltzmann.bars_and_stripes(3)
+    ds = boltzmann.train(
+        data,
+        method,
+        hidden=6,
+        replicas=3,
+        epochs=100,
+        batch_size=7,
+        learning_rate=0.2,
+        momentum=0.5,
+        k=1,
+        chains=20,
+        init_std=0.5,
+        seed=0,
+    )
+    assert ds["loglik"].dims == ("replica", "epoch")
+    gain = ds["loglik"].isel(epoch=-1) - ds["loglik"].isel(epoch=0)
+    assert bool((gain > 0.5).all())  # 200 updates: about 1.3 nats from ~-6.6
+    assert bool((ds["loglik"] <= ds["best_loglik"]).all())
+    assert float(ds["best_loglik"]) == pytest.approx(-math.log(14))
+
+
+def test_ising_training_data_and_its_reference():
+    ds_ising = ising.thermodynamics(
+        L=4,
+        temperatures=[2.0, 3.0],
+        chains=4,
+        burn_in=50,
+        measurements=100,
+        thin=1,
+        bins=5,
+        keep_samples=40,
+        seed=0,
+        theory_points=5,
+    )
+    spec = {"kind": "ising", "temperature": 3.0, "samples": 30, "epochs": 2}
+    data, refs = boltzmann.training_data(spec, ds_ising)
+    assert data.shape == (30, 16)
+    assert set(data.unique().tolist()) <= {0.0, 1.0}
+    # the generating distribution cannot beat the empirical optimum on its own samples
+    assert refs["ising_loglik"] <= boltzmann.best_log_likelihood(data)
+    with pytest.raises(InputError, match="not simulated"):
+        boltzmann.training_data({**spec, "temperature": 2.5}, ds_ising)
+    with pytest.raises(InputError, match="keep_samples"):
+        boltzmann.training_data({**spec, "samples": 100}, ds_ising)
+
+
+def test_enumeration_limit_is_enforced():
+    rbm = _random_rbm(1, 21, 22, seed=9)
+    with pytest.raises(ValueError, match="at most 20"):
+        boltzmann.log_partition(rbm)

@@ -1,0 +1,117 @@
+"""Reproducibility, crash safety and clear errors for the whole workflow (quick config)."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import xarray as xr
+
+from conftest import copy_workflow, snakemake
+
+pytestmark = pytest.mark.slow
+QUICK = ("--configfile", "config/quick.yaml")
+
+
+def _netcdf_files(repo: Path) -> list[Path]:
+    return sorted(p.relative_to(repo) for p in (repo / "results").rglob("*.nc"))
+
+
+def assert_same_data(a: Path, b: Path) -> None:
+    """Every netCDF output of run ``a`` has identical data variables in run ``b``."""
+    files = _netcdf_files(a)
+    assert files and files == _netcdf_files(b)
+    for rel in files:
+        with xr.open_dataset(a / rel) as x, xr.open_dataset(b / rel) as y:
+            xr.testing.assert_equal(x, y)  # values, dims and coords; attributes not compared
+
+
+def _tree(repo: Path) -> dict[str, float]:
+    skip = ("results", ".snakemake")
+    return {
+        str(p.relative_to(repo)): p.stat().st_mtime
+        for p in repo.rglob("*")
+        if p.is_file() and p.relative_to(repo).parts[0] not in skip and "__pycache__" not in p.parts
+    }
+
+
+def test_one_core_gives_the_same_arrays_and_writes_only_results(quick_run, tmp_path):
+    repo = copy_workflow(tmp_path / "repo")
+    before = _tree(repo)
+    snakemake(repo, "--cores", "1", *QUICK)
+    assert _tree(repo) == before
+    assert_same_data(quick_run, repo)
+
+
+def test_kill_minus_9_then_rerun_completes_with_identical_outputs(quick_run, tmp_path):
+    repo = copy_workflow(tmp_path / "repo")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "snakemake", "--cores", "2", *QUICK],
+        cwd=repo,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.time() + 600
+    while time.time() < deadline and not list((repo / "results/train").rglob("*.nc")):
+        assert proc.poll() is None, "the run ended before any training output"
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    for path in (repo / "results").rglob("*.nc"):
+        xr.open_dataset(path).close()  # whatever sits at an output path is complete
+    snakemake(repo, "--unlock", *QUICK)
+    snakemake(repo, "--cores", "2", "--rerun-incomplete", *QUICK)
+    assert_same_data(quick_run, repo)
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "results/data/../../outside.nc",
+        "results/train/a/b/perceptron.nc",
+        "results/train/digits/../perceptron.nc",
+        "results/train/digits/mlp-d0-w8.nc",
+    ],
+)
+def test_path_like_wildcards_make_no_job(workflow_copy, target):
+    proc = snakemake(workflow_copy, target, "-n", *QUICK, check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "MissingRuleException" in out, out
+    assert "Job stats" not in out and "rule train_replicas" not in out
+
+
+@pytest.mark.parametrize("damage", ["truncated", "wrong-stage"])
+def test_bad_input_file_is_one_line_naming_the_file(workflow_copy, damage):
+    repo = workflow_copy
+    data = repo / "results/data/teacher.nc"
+    snakemake(repo, str(data.relative_to(repo)), "--cores", "1", *QUICK)
+    if damage == "truncated":
+        data.write_bytes(data.read_bytes()[:300])
+        expected = "results/data/teacher.nc: not a readable netCDF file"
+    else:
+        snakemake(repo, "results/train/teacher/perceptron.nc", "--cores", "1", *QUICK)
+        data.write_bytes((repo / "results/train/teacher/perceptron.nc").read_bytes())
+        expected = "results/data/teacher.nc: expected variable(s) x_train, y_train, x_test, y_test"
+    target = "results/train/teacher/perceptron.nc"
+    proc = snakemake(repo, target, "--force", "--cores", "1", *QUICK, check=False)
+    assert proc.returncode != 0
+    assert f"statmech-nn error in rule train_replicas: {expected}" in proc.stderr
+    log = (repo / "results/logs/train/teacher/perceptron.log").read_text()
+    assert expected in log and "Traceback" not in log
+
+
+def test_diverging_training_is_recorded_not_averaged(workflow_copy):
+    (workflow_copy / "diverge.yaml").write_text(
+        "train:\n  datasets: [teacher]\n  architectures: [mlp-d1-w8-relu]\n"
+        "  optimizer: sgd\n  lr: 1.0e+30\n  loss: mse\n"
+    )
+    snakemake(workflow_copy, "--cores", "2", *QUICK, "--configfile", "diverge.yaml")
+    with xr.open_dataset(workflow_copy / "results/train/teacher/mlp-d1-w8-relu.nc") as ds:
+        assert set(ds["status"].values) == {"diverged"}
+    log = (workflow_copy / "results/logs/train/teacher/mlp-d1-w8-relu.log").read_text()
+    assert "diverged at epoch" in log
