@@ -88,14 +88,17 @@ def test_hvp_equals_central_difference_of_gradients(mlp):
     torch.testing.assert_close(exact, fd, rtol=0, atol=1e-8 * fd.abs().max().item())
 
 
-@pytest.mark.parametrize("linearized", [True, False], ids=["linearized", "fresh"])
-def test_batched_hvp_over_replicas_equals_dense_columns(linearized):
+@pytest.mark.parametrize("mode", hs.HVP_MODES)
+def test_batched_hvp_over_replicas_equals_dense_columns(mode):
     model, loss_fn, *_ = _problem()
     thetas = torch.stack([model.init(s, F64) * 3 for s in (1, 2, 3)])
     dense = hs.dense_hessian(loss_fn, thetas)  # vmapped over replicas
     eye = torch.eye(model.n_params, dtype=F64)[:7]
-    got = hs.hessian_matmat(loss_fn, thetas, linearized)(eye.expand(3, 7, -1))
+    matmat = hs.hessian_matmat(loss_fn, thetas, mode)
+    got = matmat(eye.expand(3, 7, -1))
     torch.testing.assert_close(got, dense[:, :7, :], rtol=1e-12, atol=1e-12)
+    one = matmat(eye[:1].expand(3, 1, -1))  # a single vector per replica
+    torch.testing.assert_close(one, dense[:, :1, :], rtol=1e-12, atol=1e-12)
     for r in range(3):  # replica r sees its own Hessian
         torch.testing.assert_close(dense[r], hs.dense_hessian(loss_fn, thetas[r]))
 
@@ -167,6 +170,11 @@ def test_shifted_eigenpairs_converge_at_an_exactly_singular_end(which):
     pairs = hs.eigenpairs(matvec, 60, 3, which, tol=1e-10, shift=other, maxiter=200)
     np.testing.assert_allclose(pairs.values.numpy(), sign * np.r_[0.0, 1e-7, 0.002], atol=1e-10)
     assert (pairs.residuals < 1e-6).all()
+
+
+def test_unknown_hvp_mode_is_an_input_error(mlp):
+    with pytest.raises(InputError, match="HVP mode 'sideways'"):
+        hs.hessian_matmat(mlp["loss"], mlp["theta"], "sideways")
 
 
 def test_eigenpairs_reject_bad_k_and_which(mlp):
@@ -371,6 +379,7 @@ def _study_inputs(replicas=3):
 
 STUDY_CFG = {
     "datasets": ["toy"],
+    "hvp": "linearize",
     "dtype": "float64",
     "samples": None,
     "replicas": None,
@@ -403,6 +412,7 @@ def test_study_dataset_lanczos_agrees_with_dense_and_marks_diverged():
     assert dense["eigenvectors"].dims == ("replica", "which", "param")
     assert dense.sizes == {**dense.sizes, "replica": 3, "which": 2, "param": n, "eigen": 6}
     assert list(dense["eigen"].values) == [1, 2, 3, -1, -2, -3]
+    assert all(dim in dense.coords for dim in dense.dims), "every dimension has coordinates"
     ok = [0, 2]
     for name in ("lambda_extreme", "eigenvalues"):
         scale = np.abs(dense["lambda_extreme"].values[ok]).max()
@@ -432,7 +442,7 @@ def test_study_dataset_lanczos_agrees_with_dense_and_marks_diverged():
 
 def test_study_analyses_the_first_replicas_of_a_subset():
     _, data, trained = _study_inputs()
-    cfg = STUDY_CFG | {"replicas": 1, "samples": 25, "ggn": False}
+    cfg = STUDY_CFG | {"replicas": 1, "samples": 25, "ggn": False, "hvp": "reverse"}
     ds = hs.hessian_study(data, trained, cfg, seed=0)
     assert ds.sizes["replica"] == 1 and ds.attrs["n_samples"] == 25
     assert "ggn_lambda_extreme" not in ds

@@ -74,25 +74,53 @@ def _summed(fn: Callable, n_lead: int) -> Callable:
     return lambda th: batched(th).sum()
 
 
-def hessian_matmat(loss: Loss, theta: torch.Tensor, linearized: bool = True) -> MatMat:
+HVP_MODES = ("linearize", "reverse", "fresh")
+
+
+def hessian_matmat(loss: Loss, theta: torch.Tensor, mode: str = "linearize") -> MatMat:
     """The Hessian of ``loss`` at every replica of ``theta (*lead, P)`` as a matmat.
 
-    Returns ``V (*lead, B, P) -> H(θ_lead)·V``, forward-over-reverse and vmapped
-    over the B vectors; the replicas are one block-diagonal product (the Hessian
-    of the replica-summed loss). ``linearized``: the gradient's forward pass is
-    traced once by ``torch.func.linearize`` (a second or so) and each product
-    then costs only its tangent pass — worth it from a few dozen products on;
-    otherwise every product recomputes the forward pass (:func:`hvp`).
+    Returns ``V (*lead, B, P) -> H(θ_lead)·V``, batched over the B vectors; the
+    replicas are one block-diagonal product (the Hessian of the replica-summed
+    loss). ``mode``, all exact to round-off (benchmarks/hessian.py times them):
+
+    - ``"linearize"``: forward-over-reverse; ``torch.func.linearize`` traces the
+      gradient's forward pass once (about a second) and each product then runs
+      only the tangent pass;
+    - ``"reverse"``: reverse-over-reverse on the gradient graph built once and
+      retained (PyHessian's product); no tracing, so cheapest for few products;
+    - ``"fresh"``: forward-over-reverse recomputing everything per product (:func:`hvp`).
     """
     total = _summed(loss, theta.dim() - 1)
-    if linearized:
+    if mode == "reverse":
+        return _retained_graph_hvp(total, theta)
+    if mode == "linearize":
         tangent = _linearize(grad(total), theta)
-    else:
+    elif mode == "fresh":
 
         def tangent(v: torch.Tensor) -> torch.Tensor:
             return hvp(total, theta, v)
 
+    else:
+        raise InputError(f"HVP mode {mode!r}: expected one of {HVP_MODES}")
     return vmap(tangent, in_dims=-2, out_dims=-2)
+
+
+def _retained_graph_hvp(total: Loss, theta: torch.Tensor) -> MatMat:
+    """Products ∂(∇L·v)/∂θ by backpropagating through a retained gradient graph."""
+    leaf = theta.detach().requires_grad_(True)
+    with torch.enable_grad():
+        g = torch.autograd.grad(total(leaf), leaf, create_graph=True)[0]
+
+    def apply(vs: torch.Tensor) -> torch.Tensor:
+        if vs.shape[-2] == 1:
+            out = torch.autograd.grad(g, leaf, vs.squeeze(-2), retain_graph=True)[0]
+            return out.unsqueeze(-2)
+        batched = vs.movedim(-2, 0)
+        out = torch.autograd.grad(g, leaf, batched, retain_graph=True, is_grads_batched=True)
+        return out[0].movedim(0, -2)
+
+    return apply
 
 
 def ggn_vp(
@@ -597,11 +625,12 @@ class LossProblem:
     def output_loss(self, f: torch.Tensor) -> torch.Tensor:
         return per_sample_loss(f, self.y, self.loss).mean(-1)
 
-    def hessian(self, theta: torch.Tensor) -> MatMat:
-        return hessian_matmat(self.loss_fn, theta)
+    def hessian(self, theta: torch.Tensor, mode: str = "linearize") -> MatMat:
+        return hessian_matmat(self.loss_fn, theta, mode)
 
-    def ggn(self, theta: torch.Tensor) -> MatMat:
-        return ggn_matmat(self.outputs, self.output_loss, theta)
+    def ggn(self, theta: torch.Tensor, mode: str = "linearize") -> MatMat:
+        """G·V; J·v traced once by ``linearize`` only in that mode (else a fresh ``jvp``)."""
+        return ggn_matmat(self.outputs, self.output_loss, theta, mode == "linearize")
 
     def batch_size(self, memory_mb: float, itemsize: int) -> int:
         arch = self.model.arch
@@ -631,7 +660,7 @@ def eigenpairs_per_replica(
     From the dense Hessians ``dense (R, P, P)`` when given (exact, and the only
     way through an exactly singular end such as a linear model's null space);
     otherwise by Lanczos. ARPACK drives a single operator, so this is a loop over
-    replicas (R small); each product inside is one forward-over-reverse HVP.
+    replicas (R small); products as ``cfg["hvp"]`` says (:func:`hessian_matmat`).
     """
     n, (r_count, dtype) = problem.model.n_params, (theta.shape[0], theta.dtype)
     k = min(cfg["k"], n - 1)
@@ -653,7 +682,7 @@ def eigenpairs_per_replica(
         if dense is not None:
             ext, top, bottom = dense_eigenpairs(dense[i], k)
         else:
-            h = problem.hessian(theta[i])
+            h = problem.hessian(theta[i], cfg["hvp"])
             ext = extreme_eigenpairs(h, n, dtype, seed=seed, **kw)
             lam_max, lam_min = np.nan_to_num(ext.values.tolist())  # NaN (unconverged): no shift
             top = eigenpairs(h, n, k, "top", dtype, seed=seed + 2, shift=lam_min, **kw)
@@ -664,7 +693,8 @@ def eigenpairs_per_replica(
         out["residuals"][i] = torch.cat([top.residuals, bottom.residuals]).cpu()
         out["hvps"][i, :3] = ext.hvps, top.hvps, bottom.hvps
         if cfg["ggn"]:
-            g = extreme_eigenpairs(problem.ggn(theta[i]), n, dtype, seed=seed + 4, **ggn_kw)
+            gmat = problem.ggn(theta[i], cfg["hvp"])
+            g = extreme_eigenpairs(gmat, n, dtype, seed=seed + 4, **ggn_kw)
             out["ggn_lambda_extreme"][i], out["ggn_residual_extreme"][i] = g.values, g.residuals
             out["hvps"][i, 3] = g.hvps
         log.info(
@@ -686,7 +716,7 @@ def stochastic_estimates(
     (r_count, n), dtype, dev = theta.shape, theta.dtype, theta.device
     batch = problem.batch_size(cfg["memory_mb"], theta.element_size())
     per_replica = max(1, batch // r_count)
-    hmat = chunked(problem.hessian(theta), per_replica)
+    hmat = chunked(problem.hessian(theta, cfg["hvp"]), per_replica)
     kw = {"seed": seed, "dtype": dtype, "device": dev}
     probes = cfg["trace_probes"]
     clock = _Clock()
@@ -717,7 +747,7 @@ def stochastic_estimates(
         "negative_fraction_slq": (quad.weights * below).sum(-1).mean(-1),
     }
     if cfg["ggn"]:
-        gmat = chunked(problem.ggn(theta), per_replica)
+        gmat = chunked(problem.ggn(theta, cfg["hvp"]), per_replica)
         g = hutchinson_trace(gmat, (r_count, n), probes, chunk_size=per_replica, **kw)
         out |= {"ggn_trace_hutchinson": g.mean, "ggn_trace_hutchinson_stderr": g.stderr}
         clock.lap("Gauss-Newton trace")
@@ -809,6 +839,8 @@ def hessian_study(
         "param_tensor": (PARAM, np.array(model.param_tensor, dtype=object)),
         "lambda": ("lambda", grid.numpy(), {"long_name": "eigenvalue", "units": unit}),
         "computation": np.array(COMPUTATIONS, dtype=object),
+        "probe": np.arange(results["slq_nodes"].shape[1]),
+        "node": np.arange(results["slq_nodes"].shape[2]),
     }
     if "dense_eigenvalues" in results:
         coords["eigen_index"] = np.arange(n)

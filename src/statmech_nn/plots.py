@@ -639,8 +639,10 @@ def curvature_vs_depth(runs: Sequence[xr.Dataset], style: Mapping) -> plt.Figure
         ax.set_xlabel("hidden layers (depth)")
         ax.set_ylabel(f"{quantity} ({unit})")
         ax.xaxis.get_major_locator().set_params(integer=True)
-        if ax is not axes[0]:
-            ax.get_legend().remove()
+    handles, labels = axes[0].get_legend_handles_labels()
+    for ax in axes:
+        ax.get_legend().remove()
+    fig.legend(handles, labels, loc="outside right upper", frameon=False)
     return fig
 
 
