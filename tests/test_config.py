@@ -18,6 +18,13 @@ CASES = {
         "train:\n  architectures: [mlp-d0-w8]\n",
         ["'mlp-d0-w8' does not match", "['train']['architectures'][0]"],
     ),
+    "alpha-zero": (
+        "perceptron:\n  learning_curves:\n    alpha: [0.0, 1.0]\n",
+        [
+            "0.0 is less than or equal to the minimum of 0",
+            "['perceptron']['learning_curves']['alpha'][0]",
+        ],
+    ),
     "bad-choice": ("train:\n  optimizer: lbfgs\n", ["'lbfgs' is not one of ['sgd', 'adam']"]),
     "unknown-dataset": (
         "train:\n  datasets: [mnist]\n",
