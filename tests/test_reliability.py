@@ -107,11 +107,12 @@ def test_bad_input_file_is_one_line_naming_the_file(workflow_copy, damage):
 
 def test_diverging_training_is_recorded_not_averaged(workflow_copy):
     (workflow_copy / "diverge.yaml").write_text(
-        "train:\n  datasets: [teacher]\n  architectures: [mlp-d1-w8-relu]\n"
+        "train:\n  architectures: [mlp-d2-w16-tanh, mlp-d1-w8-relu]\n"
         "  optimizer: sgd\n  lr: 1.0e+30\n  loss: mse\n"
     )
-    snakemake(workflow_copy, "--cores", "2", *QUICK, "--configfile", "diverge.yaml")
-    with xr.open_dataset(workflow_copy / "results/train/teacher/mlp-d1-w8-relu.nc") as ds:
+    target = "results/train/teacher/mlp-d1-w8-relu.nc"
+    snakemake(workflow_copy, target, "--cores", "2", *QUICK, "diverge.yaml")
+    with xr.open_dataset(workflow_copy / target) as ds:
         assert set(ds["status"].values) == {"diverged"}
     log = (workflow_copy / "results/logs/train/teacher/mlp-d1-w8-relu.log").read_text()
     assert "diverged at epoch" in log
