@@ -533,7 +533,8 @@ def projected_curvature(curvature: Sequence[xr.Dataset], style: Mapping) -> plt.
 
 
 def _panel_grid(count: int, style: Mapping, columns: int = 3) -> tuple[plt.Figure, list]:
-    cols = min(count, columns)
+    """``count`` panels in rows of at most ``columns``; spare axes hidden."""
+    cols = max(1, min(count, columns))
     rows = -(-count // cols)
     fig, axes = plt.subplots(
         rows,
@@ -649,28 +650,13 @@ def curvature_vs_depth(runs: Sequence[xr.Dataset], style: Mapping) -> plt.Figure
 # ---------------------------------------------------------------- overlaps
 
 
-def _overlap_grid(count: int, style: Mapping, columns: int = 3) -> tuple[plt.Figure, list]:
-    cols = max(1, min(count, columns))
-    rows = -(-count // cols)
-    fig, axes = plt.subplots(
-        rows,
-        cols,
-        figsize=(style["panel_width"] * cols, style["panel_height"] * rows),
-        squeeze=False,
-        constrained_layout=True,
-    )
-    for ax in axes.flat[count:]:
-        ax.set_visible(False)
-    return fig, list(axes.flat[:count])
-
-
 def overlap_distributions(runs: Sequence[xr.Dataset], style: Mapping) -> plt.Figure:
     """P(q) over replica pairs, one panel per (data set, architecture), raw vs aligned.
 
     Aligned: the hidden units of b permuted to match a (weight matching); the
     perceptron has no hidden units, so its two histograms coincide.
     """
-    fig, axes = _overlap_grid(len(runs), style)
+    fig, axes = _panel_grid(len(runs), style)
     for ds, ax in zip(runs, axes, strict=True):
         df = ds["q_pair"].to_dataframe().reset_index()
         sns.histplot(
@@ -720,7 +706,7 @@ def overlap_vs_depth(runs: Sequence[xr.Dataset], style: Mapping) -> plt.Figure:
         "barrier": f"mean barrier B ({unit})",
         "basins": "basins among replicas (1)",
     }
-    fig, axes = _overlap_grid(3 * len(datasets), style)
+    fig, axes = _panel_grid(3 * len(datasets), style)
     for row, dataset in enumerate(datasets):
         for col, quantity in enumerate(labels):
             ax = axes[3 * row + col]
