@@ -769,9 +769,7 @@ def healthy_replicas(train: xr.Dataset, count: int) -> np.ndarray:
 
 
 def _study_inputs(train: xr.Dataset, data: xr.Dataset, replicas: np.ndarray, dtype: torch.dtype):
-    model = Model.build(
-        train.attrs["arch"], int(train.attrs["in_dim"]), int(train.attrs["out_dim"])
-    )
+    model = Model.from_attrs(train.attrs)
     params = torch.as_tensor(train["params"].sel({REPLICA: replicas}).values).to(dtype)
     tensors = {
         name: torch.as_tensor(data[name].values).to(dtype if name[0] == "x" else torch.long)

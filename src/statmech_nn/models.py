@@ -94,6 +94,11 @@ class Model:
     def build(cls, arch: str | Architecture, in_dim: int, out_dim: int) -> "Model":
         return cls(parse_architecture(arch) if isinstance(arch, str) else arch, in_dim, out_dim)
 
+    @classmethod
+    def from_attrs(cls, attrs: dict) -> "Model":
+        """The model a training file describes (its ``arch``, ``in_dim``, ``out_dim`` attrs)."""
+        return cls.build(attrs["arch"], int(attrs["in_dim"]), int(attrs["out_dim"]))
+
     @cached_property
     def shapes(self) -> dict[str, tuple[int, ...]]:
         """Tensor name -> shape, in the order of the flat vector (weights are (out, in))."""

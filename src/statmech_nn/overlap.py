@@ -312,9 +312,7 @@ def overlap_study(
             f"(raise train.replicas)"
         )
     torch_dtype = getattr(torch, dtype)
-    model = Model.build(
-        train.attrs["arch"], int(train.attrs["in_dim"]), int(train.attrs["out_dim"])
-    )
+    model = Model.from_attrs(train.attrs)
     theta = torch.as_tensor(train["params"].sel({REPLICA: healthy}).values).to(torch_dtype)
     x = torch.as_tensor(data["x_train"].values).to(torch_dtype)
     y = torch.as_tensor(data["y_train"].values).to(torch.long)
