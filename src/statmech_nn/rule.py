@@ -46,11 +46,10 @@ def run(smk: Any, main: Callable[[Any], None]) -> None:
     """Run ``main(smk)`` with stderr and logging sent to the rule's log.
 
     Sets torch's thread count from the rule's ``threads`` and deterministic
-    algorithms on. A user error (:class:`InputError`) ends the job with one line
+    algorithms on, if the script uses torch (figure scripts do not, and skip its
+    2 s import). A user error (:class:`InputError`) ends the job with one line
     in the log and on the terminal, no traceback; other exceptions keep theirs.
     """
-    import torch
-
     logfile = open(smk.log[0], "w", buffering=1)  # noqa: SIM115 - lives for the process
     sys.stderr = logfile
     logging.basicConfig(
@@ -58,14 +57,30 @@ def run(smk: Any, main: Callable[[Any], None]) -> None:
     )
     logging.getLogger("fontTools").setLevel(logging.WARNING)  # PDF font subsetting is chatty
     logging.getLogger("matplotlib").setLevel(logging.WARNING)
-    torch.set_num_threads(max(int(smk.threads), 1))
-    torch.use_deterministic_algorithms(True)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(max(int(smk.threads), 1))
+        _deterministic(torch)
     try:
         main(smk)
     except InputError as err:
         log.error("%s", err)
         print(f"statmech-nn error in rule {smk.rule}: {err}", file=sys.__stderr__)
         sys.exit(1)
+
+
+def _deterministic(torch: Any) -> None:
+    """Deterministic algorithms on.
+
+    ``torch.use_deterministic_algorithms`` also sets a flag in the inductor
+    compiler, whose import (torch._dynamo) costs ~2.7 s per job; this workflow
+    never compiles, so on CPU only the dispatcher flag is set.
+    """
+    setter = getattr(torch._C, "_set_deterministic_algorithms", None)
+    if setter is None or torch.cuda.is_available():
+        torch.use_deterministic_algorithms(True)
+    else:
+        setter(True)
 
 
 def progress(total: int, desc: str):
