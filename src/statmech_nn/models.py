@@ -129,13 +129,14 @@ class Model:
             raise InputError(
                 f"{self.arch.name}: expected {self.n_params} parameters, got {theta.shape[-1]}"
             )
-        out, start = {}, 0
+        # one split (its gradient is one cat), not a slice per tensor (a zero fill each)
         lead = theta.shape[:-1]
-        for name, shape in self.shapes.items():
-            size = math.prod(shape)
-            out[name] = theta[..., start : start + size].reshape(*lead, *shape)
-            start += size
-        return out
+        sizes = [math.prod(shape) for shape in self.shapes.values()]
+        parts = torch.split(theta, sizes, dim=-1)
+        return {
+            name: part.reshape(*lead, *shape)
+            for (name, shape), part in zip(self.shapes.items(), parts, strict=True)
+        }
 
     def flatten(self, params: dict[str, torch.Tensor]) -> torch.Tensor:
         """Inverse of :meth:`unflatten`: named tensors (..., *shape) -> (..., P)."""

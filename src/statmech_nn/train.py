@@ -23,12 +23,12 @@ from statmech_nn.dims import EPOCH, FEATURE, PARAM, REPLICA, SNAPSHOT
 from statmech_nn.errors import InputError
 from statmech_nn.io import labelled
 from statmech_nn.models import Model
+from statmech_nn.optim import Optimizer
 from statmech_nn.seeds import derive_seed
 
 log = logging.getLogger(__name__)
 
 LOSSES = ("cross_entropy", "mse")
-OPTIMIZERS = ("sgd", "adam")
 
 
 @dataclass(frozen=True)
@@ -98,13 +98,13 @@ def snapshot_epochs(epochs: int, count: int) -> list[int]:
     return sorted({int(e) for e in np.linspace(0, epochs, max(count, 1)).round()})
 
 
-def _optimizer(theta: torch.Tensor, s: TrainSettings) -> torch.optim.Optimizer:
-    if s.optimizer == "sgd":
-        return torch.optim.SGD([theta], lr=s.lr, momentum=s.momentum, weight_decay=s.weight_decay)
-    if s.optimizer == "adam":
-        fused = theta.device.type in ("cpu", "cuda")  # one kernel for all replicas
-        return torch.optim.Adam([theta], lr=s.lr, weight_decay=s.weight_decay, fused=fused)
-    raise ValueError(f"optimizer {s.optimizer!r}: expected one of {OPTIMIZERS}")
+def _rows(t: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """``t[idx]`` for an (R, B) index: index_select is several times faster than fancy indexing."""
+    return t.index_select(0, idx.reshape(-1)).reshape(*idx.shape, *t.shape[1:])
+
+
+def _optimizer(s: TrainSettings) -> Optimizer:
+    return Optimizer(s.optimizer, lr=s.lr, momentum=s.momentum, weight_decay=s.weight_decay)
 
 
 def train_replicas(
@@ -126,7 +126,7 @@ def train_replicas(
     """
     n, s = x_train.shape[0], settings
     theta = model.init_replicas(seeds, x_train.dtype).to(x_train.device).requires_grad_(True)
-    opt = _optimizer(theta, s)
+    opt = _optimizer(s)
     shufflers = [torch.Generator().manual_seed(derive_seed(seed, "batch-order")) for seed in seeds]
     keep = snapshot_epochs(s.epochs, s.snapshots)
     names = ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
@@ -156,16 +156,15 @@ def train_replicas(
         order = torch.stack([torch.randperm(n, generator=g) for g in shufflers]).to(x_train.device)
         for start in range(0, n, s.batch_size):
             idx = order[:, start : start + s.batch_size]
-            losses = mean_loss(model, theta, x_train[idx], y_train[idx], s.loss)
+            x, y = _rows(x_train, idx), _rows(y_train, idx)
+            losses = mean_loss(model, theta, x, y, s.loss)
             ok = alive & torch.isfinite(losses)
             for r in torch.nonzero(alive & ~ok).flatten().tolist():
                 diverged_epoch[r] = epoch
             alive.mul_(ok)
-            opt.zero_grad(set_to_none=False)
-            torch.where(alive, losses, 0.0).sum().backward()
-            theta.grad.mul_(alive.unsqueeze(-1))
-            theta.grad.nan_to_num_(0.0, 0.0, 0.0)
-            opt.step()
+            (g,) = torch.autograd.grad(torch.where(alive, losses, 0.0).sum(), theta)
+            g.mul_(alive.unsqueeze(-1)).nan_to_num_(0.0, 0.0, 0.0)
+            opt.step(theta, g)
         record(epoch)
         if progress is not None:
             progress(epoch)
