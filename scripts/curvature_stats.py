@@ -17,6 +17,7 @@ def main(smk):
         cfg["fd_step"],
         cfg["memory_mb"],
         seed=rule.seed_of(smk),
+        device=smk.params.device,
     )
     ds.attrs["dataset"] = smk.wildcards.dataset
     rule.write(smk, ds, f"projected curvature of {smk.wildcards.arch}", cfg)

@@ -17,6 +17,7 @@ def main(smk):
         cfg["memory_mb"],
         seed=rule.seed_of(smk),
         hessian=hessian,
+        device=smk.params.device,
     )
     ds.attrs.update(dataset=smk.wildcards.dataset, direction=smk.wildcards.direction)
     rule.write(smk, ds, f"{smk.wildcards.direction} slice of {smk.wildcards.arch}", cfg)

@@ -38,7 +38,7 @@ SLURM = (
     "workflow/profiles/slurm",
 )
 # Rules that compute with torch and so take `gpu: 1` when the config says `device: cuda`.
-GPU_RULES = {"train_replicas", "hessian"}
+GPU_RULES = {"train_replicas", "hessian", "slices_evaluate", "slices_curvature_stats"}
 TARGET_RULES = {"all", "figures"}  # input-only rules: no job to submit
 
 

@@ -129,5 +129,11 @@ def read_dataset(path: str | Path, required: Iterable[str] = ()) -> xr.Dataset:
 def labelled(
     values: object, dims: tuple[str, ...], long_name: str, units: str = "1"
 ) -> xr.Variable:
-    """A variable with its dims, ``long_name`` and ``units`` (DESIGN §4)."""
+    """A variable with its dims, ``long_name`` and ``units`` (DESIGN §4).
+
+    Torch tensors on any device are copied to host memory (duck-typed, so this
+    module does not import torch).
+    """
+    if hasattr(values, "detach"):
+        values = values.detach().cpu().numpy()
     return xr.Variable(dims, np.asarray(values), attrs={"long_name": long_name, "units": units})

@@ -44,7 +44,7 @@ from statmech_nn.errors import InputError
 from statmech_nn.hessian import hvp
 from statmech_nn.io import labelled
 from statmech_nn.models import ACTIVATIONS, Architecture, Model
-from statmech_nn.train import per_sample_loss
+from statmech_nn.train import per_sample_loss, resolve_device
 
 NORMALISATIONS = ("filter", "layer", "global", "unit")
 BIAS_MODES = ("zero", "normalise")
@@ -474,6 +474,7 @@ def curvature_statistics(
     hessian_vectors: torch.Tensor,
     trace: torch.Tensor | None = None,
     memory_budget_mb: float = 32.0,
+    device: torch.device | str = "cpu",
 ) -> xr.Dataset:
     """Curvature seen by random projections at trained points θ (replica, P), in float64.
 
@@ -486,15 +487,16 @@ def curvature_statistics(
     (replica,) is tr H from the Hessian stage, stored next to the means.
     """
     dt = torch.float64
-    theta, x = theta.to(dt), x.to(dt)
+    theta, x, y = theta.to(device, dt), x.to(device, dt), y.to(device)
     fn = model_loss(model, x, y, loss)
-    gen = torch.Generator().manual_seed(seed % 2**63)
+    gen = torch.Generator().manual_seed(seed % 2**63)  # drawn on the CPU: the same on any device
     deltas = torch.randn(*theta.shape[:-1], n_directions, theta.shape[-1], generator=gen, dtype=dt)
+    deltas, hessian_vectors = deltas.to(device), hessian_vectors.to(device, dt)
     # forward-over-reverse keeps about four copies of the activations per direction
     per_dir = 4 * memory_per_point(model, x.shape[0], 8) * max(1, theta[..., 0].numel())
     chunk = chunk_size(per_dir, memory_budget_mb, n_directions)
     rand = projected_curvatures(fn, theta, deltas, fd_step, chunk)
-    hess = projected_curvatures(fn, theta, hessian_vectors.to(dt), fd_step, chunk)
+    hess = projected_curvatures(fn, theta, hessian_vectors, fd_step, chunk)
     m2 = n_directions // 2 * 2
     planes = plane_curvatures(
         deltas[..., 0:m2:2, :],
@@ -502,7 +504,6 @@ def curvature_statistics(
         rand.hessian_times[..., 0:m2:2, :],
         rand.hessian_times[..., 1:m2:2, :],
     )
-    hessian_vectors = hessian_vectors.to(dt)
     hess_plane = plane_curvatures(*hessian_vectors.unbind(-2), *hess.hessian_times.unbind(-2))
     q_mean, q_std, q_sem = _mean_sem(rand.quadratic_form)
     k_mean, k_std, k_sem = _mean_sem(rand.curvature)
@@ -544,7 +545,7 @@ def curvature_statistics(
         "lambda_min": labelled(hess.curvature[..., 1], dr, "smallest Hessian eigenvalue λmin"),
     }
     if trace is not None:
-        trace = torch.as_tensor(trace, dtype=dt)
+        trace = torch.as_tensor(trace, dtype=dt, device=device)
         data["trace"] = labelled(trace, dr, "Hessian trace tr H (Hessian stage)")
         data["trace_per_param"] = labelled(trace / n_params, dr, "mean curvature tr H / P")
     for name, var in data.items():  # curvatures are losses per squared (dimensionless) parameter
@@ -673,6 +674,7 @@ def slice_dataset(
     hessian_vectors: torch.Tensor | None = None,
     param_tensor: Sequence[str] | None = None,
     memory_budget_mb: float = 32.0,
+    device: torch.device | str = "cpu",
 ) -> xr.Dataset:
     """A labelled slice through every replica's trained parameters ``params`` (R, P).
 
@@ -689,6 +691,8 @@ def slice_dataset(
     origin, directions, extra = _axis_directions(
         model, params, axes, normalisation, bias, gen, snapshots, hessian_vectors
     )
+    # directions are drawn on the CPU (the same on any device), the grid evaluated on ``device``
+    origin, directions = origin.to(device), directions.to(device)
     k = len(axes)
     grids = [torch.linspace(lo, hi, resolution, dtype=params.dtype) for lo, hi in ranges]
     coords = torch.cartesian_prod(*grids).reshape(-1, k)
@@ -799,6 +803,7 @@ def slice_study(
     memory_mb: float,
     seed: int,
     hessian: xr.Dataset | None = None,
+    device: str = "cpu",
 ) -> xr.Dataset:
     """The slice a config ``direction`` entry asks for, through the first healthy replicas.
 
@@ -833,6 +838,7 @@ def slice_study(
         vectors,
         model.param_tensor,
         memory_mb,
+        resolve_device(device),
     )
     ds = ds.assign_coords({REPLICA: chosen})
     ds.attrs.update(arch=train.attrs["arch"], dataset=train.attrs.get("dataset", ""))
@@ -850,6 +856,7 @@ def curvature_study(
     fd_step: float,
     memory_mb: float,
     seed: int,
+    device: str = "cpu",
 ) -> xr.Dataset:
     """:func:`curvature_statistics` at the first healthy replicas, on the training set.
 
@@ -876,6 +883,7 @@ def curvature_study(
         hessian_eigenvectors(hessian, chosen),
         trace,
         memory_mb,
+        resolve_device(device),
     )
     ds = ds.assign_coords({REPLICA: chosen})
     ds.attrs.update(arch=train.attrs["arch"], dataset=train.attrs.get("dataset", ""))

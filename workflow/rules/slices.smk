@@ -23,8 +23,10 @@ rule slices_evaluate:
         mem_mb=lambda wildcards, attempt: (1500 + 2 * config["slices"]["memory_mb"])
         * attempt,
         runtime=30,
+        gpu=gpus(),
     params:
         cfg=get_slice_params,
+        device=config["device"],
     script:
         "../../scripts/slices.py"
 
@@ -47,7 +49,9 @@ rule slices_curvature_stats:
         mem_mb=lambda wildcards, attempt: (1500 + 2 * config["slices"]["memory_mb"])
         * attempt,
         runtime=30,
+        gpu=gpus(),
     params:
+        device=config["device"],
         cfg=lambda wildcards: {
             "replicas": config["slices"]["replicas"],
             "memory_mb": config["slices"]["memory_mb"],
