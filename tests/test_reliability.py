@@ -38,18 +38,16 @@ def _tree(repo: Path) -> dict[str, float]:
     }
 
 
-def test_one_core_gives_the_same_arrays_and_writes_only_results(quick_run, tmp_path):
+def test_kill_minus_9_on_one_core_then_rerun_gives_the_same_arrays_and_writes_only_results(
+    quick_run, tmp_path
+):
+    """One run covers three promises (each a full quick study, so they share it):
+    a run killed with SIGKILL leaves only complete files and resumes; one core
+    gives the arrays of two cores (``quick_run``); nothing is written outside results/."""
     repo = copy_workflow(tmp_path / "repo")
     before = _tree(repo)
-    snakemake(repo, "--cores", "1", *QUICK)
-    assert _tree(repo) == before
-    assert_same_data(quick_run, repo)
-
-
-def test_kill_minus_9_then_rerun_completes_with_identical_outputs(quick_run, tmp_path):
-    repo = copy_workflow(tmp_path / "repo")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "snakemake", "--cores", "2", *QUICK],
+        [sys.executable, "-m", "snakemake", "--cores", "1", *QUICK],
         cwd=repo,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -64,7 +62,8 @@ def test_kill_minus_9_then_rerun_completes_with_identical_outputs(quick_run, tmp
     for path in (repo / "results").rglob("*.nc"):
         xr.open_dataset(path).close()  # whatever sits at an output path is complete
     snakemake(repo, "--unlock", *QUICK)
-    snakemake(repo, "--cores", "2", "--rerun-incomplete", *QUICK)
+    snakemake(repo, "--cores", "1", "--rerun-incomplete", *QUICK)
+    assert _tree(repo) == before
     assert_same_data(quick_run, repo)
 
 
