@@ -113,12 +113,10 @@ def _retained_graph_hvp(total: Loss, theta: torch.Tensor) -> MatMat:
         g = torch.autograd.grad(total(leaf), leaf, create_graph=True)[0]
 
     def apply(vs: torch.Tensor) -> torch.Tensor:
-        if vs.shape[-2] == 1:
-            out = torch.autograd.grad(g, leaf, vs.squeeze(-2), retain_graph=True)[0]
-            return out.unsqueeze(-2)
-        batched = vs.movedim(-2, 0)
-        out = torch.autograd.grad(g, leaf, batched, retain_graph=True, is_grads_batched=True)
-        return out[0].movedim(0, -2)
+        # one backward per vector: measured faster than is_grads_batched (a vmap over
+        # the backward graph) from P = 3e3 to 1e6 parameters
+        out = [torch.autograd.grad(g, leaf, v, retain_graph=True)[0] for v in vs.unbind(-2)]
+        return torch.stack(out, dim=-2)
 
     return apply
 
