@@ -319,5 +319,9 @@ def overlap_study(
     ds = overlap_dataset(
         model, theta, x, y, train.attrs["loss"], healthy, t_points, barrier_threshold, memory_mb
     )
-    ds.attrs["dataset"] = train.attrs.get("dataset", "")
+    ds.attrs.update(
+        dataset=train.attrs.get("dataset", ""),
+        data_kind=data.attrs.get("kind", ""),
+        n_train=int(x.shape[0]),  # the training set the barriers are measured on
+    )
     return ds
