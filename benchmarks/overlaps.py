@@ -3,13 +3,17 @@
 Replicas are independent initialisations on the digits data (the cost does not
 depend on training); all 120 pairs are aligned and the training loss on the
 straight path (t grid, raw and aligned) is evaluated. Settings (t points, memory
-budget, dtype) are the study's ``overlaps`` section of config/config.yaml unless
-given. Prints the wall and process time of :func:`statmech_nn.overlap.overlap_dataset`
-and of each of its parts (from its log), the path evaluation's matmul GFLOP/s as a
-fraction of this machine's measured in the same run, the machine's load, and
-whether issue 5's target (under a minute on 2 cores) was reached. Not asserted.
+budget, dtype) are the study's ``overlaps`` section of config/config.yaml and the
+torch threads its ``threads`` (what the rule uses) unless given. Prints the wall
+and process time of :func:`statmech_nn.overlap.overlap_dataset` and of each of
+its parts (from its log), the path evaluation's matmul GFLOP/s as a fraction of
+this machine's measured in the same run, the machine's load, and whether issue
+5's target (under a minute on 2 cores) was reached. Nothing is asserted.
 
-    PYTHONPATH=src python benchmarks/overlaps.py [--replicas 16] [--threads 2] [--dtype float32]
+On a machine shared with other jobs, 2 torch threads were ~4x slower than 1
+(OpenMP threads wait for a core another process holds): measure both.
+
+    PYTHONPATH=src python benchmarks/overlaps.py [--replicas 16] [--threads 2] [--dtype float64]
 """
 
 import argparse
@@ -58,14 +62,15 @@ class Parts(logging.Handler):
 
 def main() -> None:
     with open("config/config.yaml") as f:
-        study = yaml.safe_load(f)["overlaps"]
+        config = yaml.safe_load(f)
+    study = config["overlaps"]
     parser = argparse.ArgumentParser()
     parser.add_argument("--arch", default="mlp-d4-w128-tanh")
     parser.add_argument("--replicas", type=int, default=16)
     parser.add_argument("--t-points", type=int, default=study["t_points"])
     parser.add_argument("--dtype", default=study["dtype"], choices=["float32", "float64"])
     parser.add_argument("--memory-mb", type=float, default=study["memory_mb"])
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=config["threads"])
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     dtype = getattr(torch, args.dtype)

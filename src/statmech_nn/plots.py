@@ -67,7 +67,7 @@ def training_curves(runs: Sequence[xr.Dataset], style: Mapping) -> plt.Figure:
                 df = df.assign(split=split, metric=metric, arch=arch, dataset=ds.attrs["dataset"])
                 frames.append(df)
     df = pd.concat(frames, ignore_index=True)
-    archs = list(dict.fromkeys(df["arch"]))
+    archs = list(dict.fromkeys(df.sort_values(["depth", "width"])["arch"]))
     grid = sns.relplot(
         data=df,
         x="epoch",
@@ -756,7 +756,7 @@ def overlap_vs_train_size(runs: Sequence[xr.Dataset], style: Mapping) -> plt.Fig
     """
     df, labels = _overlap_table(runs)
     kinds = list(dict.fromkeys(df["kind"]))
-    archs = list(dict.fromkeys(df["arch"]))
+    archs = list(dict.fromkeys(df.sort_values(["depth", "width"])["arch"]))
     fig, axes = _panel_grid(3 * len(kinds), style)
     for row, kind in enumerate(kinds):
         for col, quantity in enumerate(labels):
@@ -777,6 +777,9 @@ def overlap_vs_train_size(runs: Sequence[xr.Dataset], style: Mapping) -> plt.Fig
                 ax=ax,
             )
             ax.set_xscale("log")
+            sizes = sorted(part["n_train"].unique())
+            ax.set_xticks(sizes, [str(n) for n in sizes])
+            ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
             ax.set_title(kind)
             ax.set_xlabel("training samples n (1)")
             ax.set_ylabel(labels[quantity])
