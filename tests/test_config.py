@@ -26,6 +26,10 @@ CASES = {
         ],
     ),
     "bad-choice": ("train:\n  optimizer: lbfgs\n", ["'lbfgs' is not one of ['sgd', 'adam']"]),
+    "train-size-zero": (
+        "datasets:\n  digits:\n    kind: digits\n    train_size: 0\n",
+        ["0 is less than the minimum of 1", "['datasets']['digits']['train_size']"],
+    ),
     "unknown-dataset": (
         "train:\n  datasets: [mnist]\n",
         ["config train.datasets: 'mnist' is not defined under 'datasets'"],
@@ -44,7 +48,20 @@ def test_bad_config_names_the_key(workflow_copy, case):
         assert fragment in out, out
 
 
-@pytest.mark.parametrize("config", ["config/config.yaml", "config/quick.yaml"])
+DRY_RUN_EXPECTS = {
+    "config/config.yaml": [
+        "results/train/digits_n300/mlp-d1-w32-tanh.nc",  # the training-set-size sweep
+        "results/overlaps/digits_n600/mlp-d4-w32-tanh.nc",
+        "results/figures/overlap_vs_train_size.png",
+    ],
+    "config/quick.yaml": ["results/figures/overlap_vs_train_size.png"],
+}
+
+
+@pytest.mark.parametrize("config", list(DRY_RUN_EXPECTS))
 def test_dry_run_of_both_configs(workflow_copy, config):
     proc = snakemake(workflow_copy, "-n", "--configfile", config)
-    assert "train_replicas" in proc.stdout + proc.stderr
+    out = proc.stdout + proc.stderr
+    assert "train_replicas" in out
+    for path in DRY_RUN_EXPECTS[config]:
+        assert path in out, path

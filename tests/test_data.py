@@ -1,7 +1,9 @@
 import numpy as np
+import pytest
 import torch
 
 from statmech_nn.data import digits, make_dataset, teacher_student
+from statmech_nn.errors import InputError
 from statmech_nn.models import Model
 
 
@@ -56,3 +58,34 @@ def test_mlp_teacher_and_make_dataset():
     )
     assert ds.attrs["n_classes"] == 2
     assert Model.build("mlp-d1-w8", 6, 1).n_params == 6 * 8 + 8 + 8 + 1
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"kind": "digits", "test_fraction": 0.25},
+        {"kind": "teacher_student", "n_train": 60, "n_test": 20, "dim": 4,
+         "teacher": "perceptron", "label_noise": 0.1},
+    ],
+    ids=["digits", "teacher_student"],
+)  # fmt: skip
+def test_train_size_keeps_the_first_samples_of_the_same_split(spec):
+    full = make_dataset(spec, seed=4)
+    part = make_dataset({**spec, "train_size": 25}, seed=4)
+    again = make_dataset({**spec, "train_size": 25}, seed=4)
+    assert part.sizes["train_sample"] == 25 and part.attrs["n_train"] == 25
+    assert full.attrs["n_train"] == full.sizes["train_sample"]
+    assert part.attrs["kind"] == spec["kind"]
+    for name in ("x_train", "y_train"):
+        np.testing.assert_array_equal(part[name].values, full[name].values[:25])
+        np.testing.assert_array_equal(part[name].values, again[name].values)
+    for name in ("x_test", "y_test"):  # the held-out set does not shrink
+        np.testing.assert_array_equal(part[name].values, full[name].values)
+    same = make_dataset({**spec, "train_size": None}, seed=4)
+    np.testing.assert_array_equal(same["x_train"].values, full["x_train"].values)
+
+
+def test_too_large_train_size_names_the_key():
+    spec = {"kind": "digits", "test_fraction": 0.25, "train_size": 5000}
+    with pytest.raises(InputError, match=r"config datasets\.digits_big\.train_size: 5000 .* 1347"):
+        make_dataset(spec, seed=0, name="digits_big")

@@ -191,3 +191,34 @@ def test_one_replica_config_names_train_replicas(workflow_copy):
     proc = snakemake(workflow_copy, "-n", "--configfile", "bad.yaml", check=False)
     assert proc.returncode != 0
     assert "config train.replicas: 1 replica(s)" in proc.stdout + proc.stderr
+
+
+def test_batched_alignment_equals_pairwise_matching():
+    model = _model("mlp-d3-w5-relu")
+    theta = model.init_replicas(list(range(4)), torch.float64)
+    a, b = ov.pair_indices(4)
+    aligned, sweeps = ov.align_pairs(model, theta, a, b)
+    for k, (i, j) in enumerate(zip(a, b, strict=True)):
+        perm, n = ov.weight_matching(model, theta[i], theta[j])
+        torch.testing.assert_close(aligned[k], ov.permute(model, theta[j], perm), atol=0, rtol=0)
+        assert sweeps[k] == n
+    index = ov.permutation_index(model, perm)
+    torch.testing.assert_close(theta[j][index], ov.permute(model, theta[j], perm), atol=0, rtol=0)
+
+
+@pytest.mark.parametrize("arch", ["mlp-d2-w4-tanh", "perceptron"])
+def test_path_losses_equal_the_full_interpolation(arch):
+    """Endpoints once per replica, interior in one batch: the same as every path in full."""
+    from statmech_nn.landscape import interpolate
+
+    model = _model(arch)
+    x, y = _data()
+    theta = model.init_replicas(list(range(4)), torch.float64)
+    a, b = ov.pair_indices(4)
+    aligned, _ = ov.align_pairs(model, theta, a, b)
+    ends = torch.stack([theta[b], aligned])
+    t = torch.linspace(0, 1, 6, dtype=torch.float64)
+    path = ov.path_losses(model, theta, a, b, ends, t, x, y, "cross_entropy", 0.01)
+    full = interpolate(model, theta[a], ends, t, x, y, "cross_entropy").loss
+    assert path.shape == (2, 6, 6)
+    torch.testing.assert_close(path, full, atol=1e-12, rtol=0)

@@ -2,8 +2,11 @@
 
 Both return ``x_train (train_sample, feature)``, ``y_train (train_sample)``,
 ``x_test (test_sample, feature)``, ``y_test (test_sample)`` with integer class
-labels and the number of classes in the ``n_classes`` attribute. Nothing is
-downloaded: digits ships inside scikit-learn, teacher–student is synthetic.
+labels, the number of classes in the ``n_classes`` attribute and the number of
+training samples in ``n_train``. Nothing is downloaded: digits ships inside
+scikit-learn, teacher–student is synthetic. A config entry's optional
+``train_size`` keeps the first training samples (:func:`first_train_samples`), so
+a sweep over training-set sizes is a list of entries that differ only there.
 """
 
 import numpy as np
@@ -13,6 +16,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 from statmech_nn.dims import FEATURE, TEST_SAMPLE, TRAIN_SAMPLE
+from statmech_nn.errors import InputError
 from statmech_nn.io import labelled
 from statmech_nn.models import Model
 
@@ -25,7 +29,7 @@ def _as_dataset(x_tr, y_tr, x_te, y_te, n_classes: int, **attrs) -> xr.Dataset:
             "x_test": labelled(x_te, (TEST_SAMPLE, FEATURE), "test inputs"),
             "y_test": labelled(y_te, (TEST_SAMPLE,), "test class label"),
         },
-        attrs={"n_classes": n_classes, **attrs},
+        attrs={"n_classes": n_classes, "n_train": len(y_tr), **attrs},
     )
 
 
@@ -77,8 +81,34 @@ def teacher_student(
     )
 
 
-def make_dataset(spec: dict, seed: int) -> xr.Dataset:
-    """Build the data set a config entry describes (``kind`` plus its keys)."""
-    kwargs = {k: v for k, v in spec.items() if k != "kind"}
+def first_train_samples(ds: xr.Dataset, train_size: int, key: str = "train_size") -> xr.Dataset:
+    """The data set with only its first ``train_size`` training samples; the test set unchanged.
+
+    The training set comes shuffled by the seeded split (digits) or drawn i.i.d.
+    (teacher–student), so its first samples are a random subset, and a smaller
+    size is a prefix of a larger one. Inputs keep the standardisation of the
+    full training split, so the kept rows are exactly the full set's first rows.
+    More samples than the split holds is an :class:`InputError` naming ``key``.
+    """
+    available = ds.sizes[TRAIN_SAMPLE]
+    if not 1 <= train_size <= available:
+        raise InputError(
+            f"{key}: {train_size} training samples asked for, the data set has {available}"
+        )
+    out = ds.isel({TRAIN_SAMPLE: slice(0, train_size)})
+    out.attrs["n_train"] = train_size
+    return out
+
+
+def make_dataset(spec: dict, seed: int, name: str = "dataset") -> xr.Dataset:
+    """Build the data set a config entry ``datasets.<name>`` describes (``kind`` plus its keys).
+
+    An optional ``train_size`` (absent or null: all) keeps the first training samples.
+    """
+    kwargs = {k: v for k, v in spec.items() if k not in ("kind", "train_size")}
     builders = {"digits": digits, "teacher_student": teacher_student}
-    return builders[spec["kind"]](**kwargs, seed=seed)
+    ds = builders[spec["kind"]](**kwargs, seed=seed)
+    ds.attrs["kind"] = spec["kind"]
+    if spec.get("train_size") is not None:
+        ds = first_train_samples(ds, spec["train_size"], f"config datasets.{name}.train_size")
+    return ds

@@ -222,7 +222,12 @@ def _first_layer_products(model: Model, params: torch.Tensor, x: torch.Tensor) -
 
 
 def _chunk_outputs(
-    model: Model, z: torch.Tensor, theta0: torch.Tensor, dirs: torch.Tensor, c: torch.Tensor
+    model: Model,
+    z: torch.Tensor,
+    theta0: torch.Tensor,
+    dirs: torch.Tensor,
+    c: torch.Tensor,
+    work: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """Network outputs (b, p, n, out) at θ₀ + Σⱼ cⱼdⱼ for b origins and p points.
 
@@ -235,19 +240,34 @@ def _chunk_outputs(
     the factor 2 and the shift folded into the weights of the next layer,
     W·tanh(u) + b = (2W)·σ(2u) + (b − W·1), because torch's CPU sigmoid is
     about three times faster than its tanh (the rounding differs by ~1e-7).
+    ``work``: two flat buffers of at least b·p·n·width entries that the hidden
+    activations are written into in turn (chunks reuse them instead of faulting
+    in fresh pages of a new allocation for every layer).
     """
     b, k1, n, width = z.shape
     p, k = c.shape[0], k1 - 1
+    size = b * p * n * width
+
+    def buffer(i: int) -> torch.Tensor | None:
+        return None if work is None else work[i % 2][:size].view(b * p, n, width)
+
     ck = c.expand(b, p, k)
-    h = torch.baddbmm(z[:, :1].reshape(b, 1, -1), ck, z[:, 1:].reshape(b, k, -1))
-    h = h.reshape(b * p, n, width)
     n_first, tail = _first_layer(model)
+    tanh = tail is not None and model.arch.activation == "tanh"
+    scale = 2.0 if tanh else 1.0  # the first sigmoid takes 2u
+    first = buffer(0)
+    h = torch.baddbmm(
+        z[:, :1].reshape(b, 1, -1),
+        ck,
+        z[:, 1:].reshape(b, k, -1),
+        beta=scale,
+        alpha=scale,
+        out=None if first is None else first.view(b, p, n * width),
+    )
+    h = h.reshape(b * p, n, width)
     if tail is None:
         return h.reshape(b, p, n, width)
-    tanh = model.arch.activation == "tanh"
     act = torch.sigmoid_ if tanh else _activation_in_place(model.arch.activation)
-    if tanh:
-        h.mul_(2.0)
     rest = torch.baddbmm(theta0[:, None, n_first:], ck, dirs[..., n_first:])
     params = tail.unflatten(rest.reshape(b * p, -1))
     for layer in range(tail.n_layers):
@@ -259,7 +279,8 @@ def _chunk_outputs(
             weight = 2.0 * weight
             if layer < tail.n_layers - 1:  # the next sigmoid takes 2u
                 bias, weight = 2.0 * bias, 2.0 * weight
-        h = torch.baddbmm(bias.unsqueeze(-2), h, weight.mT)
+        out = buffer(layer + 1) if layer < tail.n_layers - 1 else None
+        h = torch.baddbmm(bias.unsqueeze(-2), h, weight.mT, out=out)
     return h.reshape(b, p, n, -1)
 
 
@@ -313,12 +334,15 @@ def evaluate_grid(
     origins = chunk_size(per_point * (points + k + 1), memory_budget_mb, n_batch)
     losses = theta0.new_empty(n_batch, n_points)
     accuracy = theta0.new_empty(n_batch, n_points)
+    width = model.arch.width if model.n_layers > 1 else model.out_dim
+    hidden = min(origins, n_batch) * points * x.shape[0] * width
+    work = (theta0.new_empty(hidden), theta0.new_empty(hidden))
     with torch.no_grad():
         for b0 in range(0, n_batch, origins):
             th, dirs = theta0[b0 : b0 + origins], directions[b0 : b0 + origins]
             z = _first_layer_products(model, torch.cat([th.unsqueeze(1), dirs], dim=1), x)
             for p0 in range(0, n_points, points):
-                out = _chunk_outputs(model, z, th, dirs, coords[p0 : p0 + points])
+                out = _chunk_outputs(model, z, th, dirs, coords[p0 : p0 + points], work)
                 losses[b0 : b0 + origins, p0 : p0 + points] = per_sample_loss(out, y, loss).mean(-1)
                 accuracy[b0 : b0 + origins, p0 : p0 + points] = (
                     (out.argmax(-1) == y).to(out.dtype).mean(-1)

@@ -17,11 +17,14 @@ b_l and the columns of W_{l+1}: the network function is unchanged.
 Barrier along the straight path θ(t) = (1 − t)θa + tθb (Frankle et al., ICML
 2020; Draxler et al., ICML 2018): B = max_t L(t) − ½(L(0) + L(1)), before and
 after alignment, evaluated by :func:`statmech_nn.landscape.interpolate` for all
-pairs at once. Basins: connected components of the graph on the replicas whose
-edges are pairs with aligned barrier below a threshold.
+pairs at once (the endpoints once per replica). Basins: connected components of
+the graph on the replicas whose edges are pairs with aligned barrier below a threshold.
 """
 
 import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -115,6 +118,15 @@ def matching_objective(theta_a: torch.Tensor, theta_b: torch.Tensor) -> torch.Te
     return (theta_a * theta_b).sum(-1)
 
 
+def permutation_index(model: Model, perm: Permutation) -> torch.Tensor:
+    """Flat index (P,) with ``permute(model, θ, perm) == θ[..., index]`` for every θ."""
+    return permute(model, torch.arange(model.n_params), perm)
+
+
+def _numpy_layers(model: Model, theta: torch.Tensor) -> dict[str, np.ndarray]:
+    return {k: v.detach().cpu().double().numpy() for k, v in model.unflatten(theta).items()}
+
+
 def weight_matching(
     model: Model, theta_a: torch.Tensor, theta_b: torch.Tensor, max_sweeps: int = 100
 ) -> tuple[Permutation, int]:
@@ -128,8 +140,15 @@ def weight_matching(
     """
     if model.arch.depth == 0:
         return [], 0
-    pa = {k: v.detach().cpu().double().numpy() for k, v in model.unflatten(theta_a).items()}
-    pb = {k: v.detach().cpu().double().numpy() for k, v in model.unflatten(theta_b).items()}
+    return _match_layers(
+        model, _numpy_layers(model, theta_a), _numpy_layers(model, theta_b), max_sweeps
+    )
+
+
+def _match_layers(
+    model: Model, pa: dict[str, np.ndarray], pb: dict[str, np.ndarray], max_sweeps: int
+) -> tuple[Permutation, int]:
+    """:func:`weight_matching` on the float64 NumPy tensors of θa and θb."""
     perm = identity_permutation(model)
     depth = model.arch.depth
     sweeps = 0
@@ -159,18 +178,23 @@ def weight_matching(
 def align_pairs(model: Model, theta: torch.Tensor, a: np.ndarray, b: np.ndarray):
     """π_ab(θb) aligned to θa for every pair: (n_pairs, P), and the sweeps per pair.
 
-    The cost matrices are width × width: NumPy's BLAS runs on one thread here
-    (its threads spin-wait on a busy machine and made alignment 30× slower).
+    Each replica's tensors are converted to float64 NumPy once, not once per
+    pair; the assignments are solved pair by pair (SciPy), and all pairs are
+    permuted in one gather. The cost matrices are width × width: NumPy's BLAS
+    runs on one thread here (its threads spin-wait on a busy machine and made
+    alignment 30× slower).
     """
-    aligned, sweeps = [], []
+    if model.arch.depth == 0 or len(a) == 0:
+        return theta[b], np.zeros(len(a), dtype=int)
+    layers = [_numpy_layers(model, th) for th in theta]
+    index, sweeps = [], []
     with threadpool_limits(1, user_api="blas"):
         for i, j in zip(a, b, strict=True):
-            perm, n = weight_matching(model, theta[i], theta[j])
-            aligned.append(permute(model, theta[j], perm))
+            perm, n = _match_layers(model, layers[i], layers[j], max_sweeps=100)
+            index.append(permutation_index(model, perm))
             sweeps.append(n)
-    if not aligned:
-        return theta.new_empty(0, theta.shape[-1]), np.zeros(0, dtype=int)
-    return torch.stack(aligned), np.asarray(sweeps)
+    index = torch.stack(index).to(theta.device)
+    return theta[torch.as_tensor(b, device=theta.device)].gather(-1, index), np.asarray(sweeps)
 
 
 # ---------------------------------------------------------------- barriers and basins
@@ -191,7 +215,51 @@ def basins(n: int, a: np.ndarray, b: np.ndarray, barriers: np.ndarray, threshold
     return connected_components(graph, directed=False)
 
 
+def path_losses(
+    model: Model,
+    theta: torch.Tensor,
+    a: np.ndarray,
+    b: np.ndarray,
+    ends: torch.Tensor,
+    t: torch.Tensor,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    loss: str,
+    memory_mb: float,
+) -> torch.Tensor:
+    """Training loss on the straight paths (1 − t)θa + t·θ'b of pairs (a, b): (..., n_pairs, n_t).
+
+    ``theta`` (R, P) are the replicas; the path of pair k runs from replica
+    ``a[k]`` (t = 0) to ``ends[..., k, :]`` (t = 1), replica ``b[k]`` itself or
+    with its hidden units permuted (the same function, so the same loss: the
+    endpoint losses are those of the replicas, computed once per replica). The
+    interior points of all paths go through one batched
+    :func:`statmech_nn.landscape.interpolate` call. ``t`` runs from 0 to 1.
+    """
+    a_idx = torch.as_tensor(a, device=theta.device)
+    b_idx = torch.as_tensor(b, device=theta.device)
+    interior = interpolate(model, theta[a_idx], ends, t[1:-1], x, y, loss, memory_mb).loss
+    at_replica = interpolate(model, theta, theta, t[:1], x, y, loss, memory_mb).loss[:, 0]
+    lead = interior.shape[:-1]
+    start = at_replica[a_idx].expand(lead).unsqueeze(-1)
+    end = at_replica[b_idx].expand(lead).unsqueeze(-1)
+    return torch.cat([start, interior, end], dim=-1)
+
+
 # ---------------------------------------------------------------- study (rule level)
+
+
+@contextmanager
+def _timed(part: str) -> Iterator[None]:
+    """Log the wall and process time of a part of :func:`overlap_dataset` (rule log, benchmark)."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    yield
+    log.info(
+        "%s: %.2f s wall, %.2f s process",
+        part,
+        time.perf_counter() - wall,
+        time.process_time() - cpu,
+    )
 
 
 def overlap_dataset(
@@ -208,16 +276,17 @@ def overlap_dataset(
     """Overlaps, alignment, path losses, barriers and basins of replicas θ (R, P)."""
     n = theta.shape[0]
     a, b = pair_indices(n)
-    aligned_b, sweeps = align_pairs(model, theta, a, b)
-    theta_a = theta[a]
-    raw_b = theta[b]
+    with _timed(f"alignment of {len(a)} pairs"):
+        aligned_b, sweeps = align_pairs(model, theta, a, b)
     t = torch.linspace(0.0, 1.0, t_points, dtype=theta.dtype)
-    pairs_b = torch.stack([raw_b, aligned_b])  # (alignment, pair, P)
-    path = interpolate(model, theta_a.unsqueeze(0), pairs_b, t, x, y, loss, memory_mb).loss
-    bar = barrier(path)
-    q_pairs, q_layer_pairs = pair_overlaps(model, theta_a.unsqueeze(0), pairs_b)
-    objective = matching_objective(theta_a.unsqueeze(0), pairs_b)
-    n_basins, labels = basins(n, a, b, bar[1].numpy(), barrier_threshold)
+    pairs_b = torch.stack([theta[b], aligned_b])  # (alignment, pair, P)
+    with _timed(f"path losses ({len(a)} pairs x 2 alignments x {t_points} points)"):
+        path = path_losses(model, theta, a, b, pairs_b, t, x, y, loss, memory_mb)
+    with _timed("overlaps, barriers and basins"):
+        bar = barrier(path)
+        q_pairs, q_layer_pairs = pair_overlaps(model, theta[a].unsqueeze(0), pairs_b)
+        objective = matching_objective(theta[a].unsqueeze(0), pairs_b)
+        n_basins, labels = basins(n, a, b, bar[1].numpy(), barrier_threshold)
 
     def square(values: np.ndarray) -> np.ndarray:  # (..., pair) -> (..., R, R), symmetric
         out = np.ones((*values.shape[:-1], n, n))
@@ -319,5 +388,9 @@ def overlap_study(
     ds = overlap_dataset(
         model, theta, x, y, train.attrs["loss"], healthy, t_points, barrier_threshold, memory_mb
     )
-    ds.attrs["dataset"] = train.attrs.get("dataset", "")
+    ds.attrs.update(
+        dataset=train.attrs.get("dataset", ""),
+        data_kind=data.attrs.get("kind", ""),
+        n_train=int(x.shape[0]),  # the training set the barriers are measured on
+    )
     return ds

@@ -67,7 +67,7 @@ def training_curves(runs: Sequence[xr.Dataset], style: Mapping) -> plt.Figure:
                 df = df.assign(split=split, metric=metric, arch=arch, dataset=ds.attrs["dataset"])
                 frames.append(df)
     df = pd.concat(frames, ignore_index=True)
-    archs = list(dict.fromkeys(df["arch"]))
+    archs = list(dict.fromkeys(df.sort_values(["depth", "width"])["arch"]))
     grid = sns.relplot(
         data=df,
         x="epoch",
@@ -676,16 +676,20 @@ def overlap_distributions(runs: Sequence[xr.Dataset], style: Mapping) -> plt.Fig
     return fig
 
 
-def overlap_vs_depth(runs: Sequence[xr.Dataset], style: Mapping) -> plt.Figure:
-    """Mean overlap and mean barrier (raw and aligned) and basin count against depth.
+def _overlap_table(runs: Sequence[xr.Dataset]) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Long table of the overlap files: one row per (run, quantity, alignment, pair).
 
-    Points are pair means per architecture, colour the width, line style raw or
-    aligned; error bars the standard deviation over pairs. One row per data set.
+    Columns: dataset, kind (of data set), n_train, arch, depth, width, quantity
+    (q, barrier or basins: one row per run, aligned), alignment, value; and the
+    axis label of each quantity.
     """
     rows = []
     for ds in runs:
         common = {
             "dataset": ds.attrs["dataset"],
+            "kind": ds.attrs.get("data_kind", ds.attrs["dataset"]),
+            "n_train": ds.attrs.get("n_train", 0),
+            "arch": ds.attrs["arch"],
             "depth": ds.attrs["depth"],
             "width": ds.attrs["width"],
         }
@@ -698,14 +702,23 @@ def overlap_vs_depth(runs: Sequence[xr.Dataset], style: Mapping) -> plt.Figure:
         rows.append(
             common | {"quantity": "basins", "alignment": "aligned", "value": int(ds["n_basins"])}
         )
-    df = pd.DataFrame(rows)
-    datasets = list(dict.fromkeys(df["dataset"]))
     unit = runs[0]["barrier"].attrs["units"]
     labels = {
         "q": "mean overlap q (1)",
         "barrier": f"mean barrier B ({unit})",
         "basins": "basins among replicas (1)",
     }
+    return pd.DataFrame(rows), labels
+
+
+def overlap_vs_depth(runs: Sequence[xr.Dataset], style: Mapping) -> plt.Figure:
+    """Mean overlap and mean barrier (raw and aligned) and basin count against depth.
+
+    Points are pair means per architecture, colour the width, line style raw or
+    aligned; error bars the standard deviation over pairs. One row per data set.
+    """
+    df, labels = _overlap_table(runs)
+    datasets = list(dict.fromkeys(df["dataset"]))
     fig, axes = _panel_grid(3 * len(datasets), style)
     for row, dataset in enumerate(datasets):
         for col, quantity in enumerate(labels):
@@ -730,4 +743,48 @@ def overlap_vs_depth(runs: Sequence[xr.Dataset], style: Mapping) -> plt.Figure:
             ax.xaxis.get_major_locator().set_params(integer=True)
             if ax is not axes[0] and ax.get_legend() is not None:
                 ax.get_legend().remove()
+    return fig
+
+
+def overlap_vs_train_size(runs: Sequence[xr.Dataset], style: Mapping) -> plt.Figure:
+    """Mean overlap, mean barrier (raw and aligned) and basin count against training-set size.
+
+    One row per kind of data set (entries of one kind that differ in size form
+    the sweep); x the number of training samples n (log scale), one line per
+    architecture, line style raw or aligned; error bars the standard deviation
+    over replica pairs.
+    """
+    df, labels = _overlap_table(runs)
+    kinds = list(dict.fromkeys(df["kind"]))
+    archs = list(dict.fromkeys(df.sort_values(["depth", "width"])["arch"]))
+    fig, axes = _panel_grid(3 * len(kinds), style)
+    for row, kind in enumerate(kinds):
+        for col, quantity in enumerate(labels):
+            ax = axes[3 * row + col]
+            part = df[(df["kind"] == kind) & (df["quantity"] == quantity)]
+            sns.lineplot(
+                data=part,
+                x="n_train",
+                y="value",
+                hue="arch",
+                hue_order=archs,
+                style="alignment",
+                style_order=["raw", "aligned"],
+                markers=True,
+                errorbar="sd",
+                err_style="bars",
+                palette="colorblind",
+                ax=ax,
+            )
+            ax.set_xscale("log")
+            sizes = sorted(part["n_train"].unique())
+            ax.set_xticks(sizes, [str(n) for n in sizes])
+            ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+            ax.set_title(kind)
+            ax.set_xlabel("training samples n (1)")
+            ax.set_ylabel(labels[quantity])
+            if ax.get_legend() is not None:
+                ax.get_legend().remove()
+    handles, names = axes[0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="outside right upper", frameon=False, fontsize="small")
     return fig

@@ -295,3 +295,24 @@ rule figure_overlap_vs_depth:
         style=lookup(dpath="figures", within=config),
     script:
         "../../scripts/figure_overlap_vs_depth.py"
+
+
+rule figure_overlap_vs_train_size:
+    input:
+        overlaps_targets(),
+    output:
+        figure_outputs("overlap_vs_train_size", "Overlaps"),
+    log:
+        "results/logs/figures/overlap_vs_train_size.log",
+    benchmark:
+        "results/benchmarks/figures/overlap_vs_train_size.tsv"
+    conda:
+        "../envs/statmech.yaml"
+    threads: 1
+    resources:
+        mem_mb=lambda wc, attempt: 2000 * attempt,
+        runtime=10,
+    params:
+        style=lookup(dpath="figures", within=config),
+    script:
+        "../../scripts/figure_overlap_vs_train_size.py"
