@@ -318,22 +318,17 @@ def _activation_in_place(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
 def _loss_and_hits(out: torch.Tensor, y: torch.Tensor, loss: str):
     """Per-sample loss and ``argmax == y`` for outputs (..., classes, n), classes first.
 
-    The same values as :func:`statmech_nn.train.per_sample_loss` and argmax,
-    arranged for CPU speed: argmax over a non-contiguous dimension is slow, a
-    maximum and a gather are not, and cross-entropy logsumexp(f) − f_y reuses
-    them. Without ties and NaNs, y is the argmax exactly when f_y equals the
-    maximum; where a sample has tied maxima (argmax takes the first) or a NaN
-    (argmax takes it), the chunk falls back to argmax itself.
+    The loss is :func:`statmech_nn.train.per_sample_loss`. argmax over a
+    non-contiguous dimension is slow on CPU; a maximum and a gather are not.
+    Without ties and NaNs, y is the argmax exactly when f_y equals the maximum;
+    where a sample has tied maxima (argmax takes the first) or a NaN (argmax
+    takes it), the chunk falls back to argmax itself.
     """
+    per_sample = per_sample_loss(out, y, loss, class_dim=-2)
     top = out.amax(-2, keepdim=True)
-    own = out.gather(-2, y.expand(*out.shape[:-2], 1, y.shape[-1]))
-    if loss == "cross_entropy":
-        lse = (out - top).exp_().sum(-2, keepdim=True).log_().add_(top)
-        per_sample = (lse - own).squeeze(-2)
-    else:
-        per_sample = per_sample_loss(out, y, loss, class_dim=-2)
     if top.isnan().any() or (out == top).sum() != top.numel():
         return per_sample, out.movedim(-2, -1).argmax(-1) == y
+    own = out.gather(-2, y.expand(*out.shape[:-2], 1, y.shape[-1]))
     return per_sample, (own == top).squeeze(-2)
 
 
