@@ -1,12 +1,29 @@
 """Benchmark: a 51×51 loss slice of a digits MLP, batched evaluator vs one pass per point.
 
-Prints wall times, the speed-up over a per-point loop (what existing tools do),
-optionally over the PyPI package loss-landscapes' ``random_plane`` on the same
-grid points (installed outside the project, e.g.
-``pip install --no-deps --target /tmp/ll-venv loss-landscapes==3.0.6`` and
-``LOSS_LANDSCAPES_PATH=/tmp/ll-venv``), the largest deviation between the
-methods, and the float32 GFLOP/s reached as a fraction of this machine's dense
-float32 matmul GFLOP/s measured in the same run. Numbers are printed, not asserted.
+The baseline is what existing tools (Li et al.'s loss-landscape, the PyPI
+package loss-landscapes) do: one forward pass of the model per grid point over
+the whole training set, in a Python loop. Two such loops are timed — the
+project's ``evaluate`` (model.forward, loss and accuracy) and a plain
+``nn.Sequential`` of ``nn.Linear``/``nn.Tanh`` whose weights are set per point —
+and the faster one is the baseline. Optionally loss-landscapes' own
+``random_plane`` runs on the same grid points (installed outside the project,
+e.g. ``pip install --no-deps --target /tmp/ll-venv loss-landscapes==3.0.6`` and
+``LOSS_LANDSCAPES_PATH=/tmp/ll-venv``).
+
+Throughput counts matmul FLOPs only, 2·M·N·K per product (activations, the
+loss and bias adds are not counted), for an MLP with widths d₀ = in, d₁..d_L,
+n samples, k axes and N grid points:
+
+- per-point loop: N · 2n Σₗ dₗ₋₁dₗ (every layer once per point);
+- batched evaluator: (k + 1) · 2n d₀d₁ once (the first layer's products) plus,
+  per point, 2k · n d₁ (combining them), 2k · P₁ (the point's later weights,
+  P₁ of them) and 2n Σ_{l≥2} dₗ₋₁dₗ (the later layers).
+
+The reference is a float32 GEMM of the shape of the evaluator's largest
+product, (chunk·n, width) @ (width, width), measured in the same run and
+thread count (a 2048² GEMM is printed next to it). All variants run with the
+same thread count (default 1: the machine is shared); times are process CPU
+times, best of interleaved rounds. Numbers are printed, not asserted.
 
     PYTHONPATH=src python benchmarks/slices.py [--arch mlp-d2-w64] [--steps 51]
 """
@@ -24,14 +41,18 @@ from statmech_nn.data import digits
 from statmech_nn.models import Model
 from statmech_nn.train import TrainSettings, evaluate, train_replicas
 
+GOAL_SPEEDUP, GOAL_FRACTION = 5.0, 0.40
+
+
+def cpu_time(fn) -> float:
+    """Process CPU seconds of one call (1 thread: its own time, not other agents')."""
+    start = time.process_time()
+    fn()
+    return time.process_time() - start
+
 
 def best_time(fn, repeats: int) -> float:
-    best = math.inf
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
+    return min(cpu_time(fn) for _ in range(repeats))
 
 
 def slice_flops(model: Model, n_samples: int, n_points: int, k: int) -> tuple[float, float]:
@@ -47,6 +68,37 @@ def slice_flops(model: Model, n_samples: int, n_points: int, k: int) -> tuple[fl
     return executed, n_points * per_point
 
 
+GEMMS = {"aten::mm", "aten::bmm", "aten::baddbmm", "aten::addmm", "aten::matmul"}
+ACTIVATIONS = {f"aten::{f}{s}" for f in ("tanh", "sigmoid", "relu", "gelu") for s in ("", "_")}
+
+
+def time_shares(fn) -> dict[str, float]:
+    """Fractions of one call's self CPU time (torch.profiler) in GEMMs, activations, the rest."""
+    from torch.profiler import profile
+
+    with profile() as prof:
+        fn()
+    seconds = {"GEMM": 0.0, "activation": 0.0, "rest": 0.0}
+    for event in prof.key_averages():
+        kind = "GEMM" if event.key in GEMMS else "rest"
+        kind = "activation" if event.key in ACTIVATIONS else kind
+        seconds[kind] += event.self_cpu_time_total
+    total = sum(seconds.values())
+    return {kind: v / total for kind, v in seconds.items()}
+
+
+def sequential_net(model: Model) -> torch.nn.Sequential:
+    """The textbook nn.Module of the same MLP (Linear, activation, ..., Linear)."""
+    act = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "gelu": torch.nn.GELU}.get(
+        model.arch.activation, torch.nn.Sigmoid
+    )
+    layers: list[torch.nn.Module] = []
+    for layer in range(model.n_layers):
+        out_dim, in_dim = model.shapes[f"layer{layer}.weight"]
+        layers += [torch.nn.Linear(in_dim, out_dim), act()]
+    return torch.nn.Sequential(*layers[:-1])
+
+
 def loss_landscapes_plane(model: Model, theta: torch.Tensor, x, y, steps: int):
     """loss-landscapes' random_plane on an equivalent nn.Sequential; its grid recovered exactly.
 
@@ -59,15 +111,8 @@ def loss_landscapes_plane(model: Model, theta: torch.Tensor, x, y, steps: int):
     import loss_landscapes
     from loss_landscapes.metrics import Loss
 
-    layers, params = [], model.unflatten(theta)
-    for layer in range(model.n_layers):
-        w = params[f"layer{layer}.weight"]
-        lin = torch.nn.Linear(w.shape[1], w.shape[0])
-        with torch.no_grad():
-            lin.weight.copy_(w)
-            lin.bias.copy_(params[f"layer{layer}.bias"])
-        layers += [lin, torch.nn.Tanh()]
-    net = torch.nn.Sequential(*layers[:-1])
+    net = sequential_net(model)
+    torch.nn.utils.vector_to_parameters(theta, net.parameters())
     seen: list[torch.Tensor] = []
 
     class Recording(Loss):
@@ -78,9 +123,9 @@ def loss_landscapes_plane(model: Model, theta: torch.Tensor, x, y, steps: int):
 
     metric = Recording(torch.nn.CrossEntropyLoss(), x, y)
     torch.manual_seed(0)
-    start = time.perf_counter()
+    start = time.process_time()
     values = loss_landscapes.random_plane(net, metric, distance=1, steps=steps)
-    seconds = time.perf_counter() - start
+    seconds = time.process_time() - start
     d2 = seen[1] - seen[0]
     d1 = seen[2 * steps - 1] - seen[0] + d2  # column 1 ends at offset 0 along d2
     half = steps / 2
@@ -94,10 +139,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--arch", default="mlp-d2-w64")
     parser.add_argument("--steps", type=int, default=51)
-    parser.add_argument("--memory-mb", type=float, default=32.0)
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--memory-mb", type=float, default=32.0, help="evaluate_grid's budget")
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -112,48 +157,107 @@ def main() -> None:
     dirs = ls.random_directions(model, theta, 2, "filter", "zero", torch.Generator().manual_seed(1))
     grid = torch.linspace(-1, 1, args.steps)
     coords = torch.cartesian_prod(grid, grid)
-    n_points = coords.shape[0]
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, {os.cpu_count()} CPUs")
-    print(f"{args.arch} on digits: P = {model.n_params}, n_train = {x.shape[0]}, grid {n_points}")
+    n_points, n = coords.shape[0], x.shape[0]
+    chunk = ls.chunk_size(ls.memory_per_point(model, n, 4), args.memory_mb, n_points)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), {os.cpu_count()} CPUs")
+    print(
+        f"grid {args.steps}x{args.steps} = {n_points} points; {args.arch}"
+        f" ({model.arch.activation}), P = {model.n_params};"
+        f" digits train set n = {n} x {x.shape[1]} features, float32"
+    )
+    print(f"evaluate_grid memory budget {args.memory_mb:g} MB -> {chunk} points per chunk")
 
     def ours():
         return ls.evaluate_grid(model, theta, dirs, coords, x, y, "cross_entropy", args.memory_mb)
 
     def loop():
-        out = torch.empty(n_points)
+        loss, acc = torch.empty(n_points), torch.empty(n_points)
         for i, c in enumerate(coords):
-            out[i] = evaluate(model, theta + c @ dirs, x, y, "cross_entropy")[0]
-        return out
+            loss[i], acc[i] = evaluate(model, theta + c @ dirs, x, y, "cross_entropy")
+        return loss, acc
 
-    # the machine is shared: interleave the three measurements and keep the best of each
-    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
-    times: dict[str, list[float]] = {"matmul": [], "ours": [], "loop": []}
+    net = sequential_net(model)
+    params = list(net.parameters())
+
+    def module_loop():
+        loss, acc = torch.empty(n_points), torch.empty(n_points)
+        with torch.no_grad():
+            for i, c in enumerate(coords):
+                torch.nn.utils.vector_to_parameters(theta + c @ dirs, params)
+                out = net(x)
+                loss[i] = torch.nn.functional.cross_entropy(out, y)
+                acc[i] = (out.argmax(-1) == y).float().mean()
+        return loss, acc
+
+    width = model.arch.width or model.out_dim
+    a, b = torch.randn(chunk * n, width), torch.randn(width, width)
+    sq_a, sq_b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    tasks = {
+        "gemm": lambda: a @ b,
+        "gemm2048": lambda: sq_a @ sq_b,
+        "ours": ours,
+        "loop": loop,
+        "module loop": module_loop,
+    }
     ours()
+    # the machine is shared: interleave the measurements and keep the best of each
+    times: dict[str, list[float]] = {name: [] for name in tasks}
     for _ in range(args.rounds):
-        times["matmul"].append(best_time(lambda: a @ b, 3))
-        times["ours"].append(best_time(ours, 1))
-        times["loop"].append(best_time(loop, 1))
-    t_mm, t_ours, t_loop = (min(times[k]) for k in ("matmul", "ours", "loop"))
-    peak = 2 * 2048**3 / t_mm / 1e9
-    spread = {k: max(v) / min(v) for k, v in times.items()}
-    print(f"float32 matmul (2048²): {peak:.1f} GFLOP/s")
-    dev = (ours().loss - loop()).abs().max().item()
-    executed, per_point = slice_flops(model, x.shape[0], n_points, 2)
+        for name, fn in tasks.items():
+            times[name].append(best_time(fn, 5 if name.startswith("gemm") else 1))
+    best = {name: min(v) for name, v in times.items()}
+    gemm = 2 * chunk * n * width * width / best["gemm"] / 1e9
+    gemm2048 = 2 * 2048**3 / best["gemm2048"] / 1e9
+    got, want, want_module = ours(), loop(), module_loop()
+    dev = (got.loss - want[0]).abs().max().item()
+    dev_module = (got.loss - want_module[0]).abs().max().item()
+    hit_diff = ((got.accuracy.double() - want[1].double()) * n).round().abs()  # in samples
+    executed, per_point = slice_flops(model, n, n_points, 2)
+    baseline = min(best["loop"], best["module loop"])
+    speedup = baseline / best["ours"]
+    gflops = executed / best["ours"] / 1e9
+    fraction = gflops / gemm
+    spread = ", ".join(f"{k} {max(v) / min(v):.2f}x" for k, v in times.items())
+    print(f"best of {args.rounds} interleaved rounds (slowest/fastest: {spread})")
+    print(f"float32 GEMM ({chunk * n}x{width})@({width}x{width}): {gemm:.1f} GFLOP/s (reference)")
+    print(f"float32 GEMM 2048x2048: {gemm2048:.1f} GFLOP/s")
+    for name in ("ours", "loop", "module loop"):
+        label = {"ours": "batched evaluate_grid", "loop": "per-point loop (evaluate)"}.get(
+            name, "per-point loop (nn.Sequential)"
+        )
+        print(f"{label:32s} {best[name]:7.3f} s  ({n_points / best[name]:6.0f} points/s)")
     print(
-        f"best of {args.rounds} interleaved rounds (slowest/fastest round: "
-        + ", ".join(f"{k} {v:.1f}x" for k, v in spread.items())
-        + ")"
+        f"same numbers: max |dloss| = {dev:.1e} (evaluate), {dev_module:.1e} (nn.Sequential);"
+        f" accuracy differs at {int((hit_diff > 0).sum())} points,"
+        f" by at most {int(hit_diff.max())} sample(s) (argmax near-ties under rounding)"
     )
-    print(f"batched evaluator: {t_ours:.3f} s ({n_points / t_ours:.0f} points/s)")
-    print(f"per-point loop:    {t_loop:.3f} s ({n_points / t_loop:.0f} points/s)")
-    print(f"speed-up over the per-point loop: {t_loop / t_ours:.1f}x; max |Δloss| = {dev:.2e}")
-    gf_exec, gf_model = executed / t_ours / 1e9, per_point / t_ours / 1e9
+    print(f"matmul FLOP: batched {executed / 1e9:.1f} G, per-point passes {per_point / 1e9:.1f} G")
     print(
-        f"batched: {gf_exec:.1f} GFLOP/s executed = {gf_exec / peak:.0%} of matmul; "
-        f"{gf_model:.1f} GFLOP/s per-point-equivalent = {gf_model / peak:.0%} of matmul"
+        f"per-point loops: {per_point / best['loop'] / 1e9:.1f} and"
+        f" {per_point / best['module loop'] / 1e9:.1f} GFLOP/s"
     )
-    gf_loop = per_point / t_loop / 1e9
-    print(f"per-point loop: {gf_loop:.1f} GFLOP/s = {gf_loop / peak:.0%} of matmul")
+    print(
+        f"speed-up over the faster per-point loop: {speedup:.2f}x "
+        f"(goal >= {GOAL_SPEEDUP:g}x: {'met' if speedup >= GOAL_SPEEDUP else 'NOT met'})"
+    )
+    print(
+        f"batched: {gflops:.1f} GFLOP/s = {fraction:.0%} of the reference GEMM, "
+        f"{gflops / gemm2048:.0%} of the 2048² GEMM "
+        f"(goal >= {GOAL_FRACTION:.0%}: {'met' if fraction >= GOAL_FRACTION else 'NOT met'})"
+    )
+    print(f"(per-point-equivalent: {per_point / best['ours'] / 1e9:.1f} GFLOP/s)")
+    shares = {"batched": time_shares(ours), "loop": time_shares(module_loop)}
+    for name, share in shares.items():
+        print(
+            f"time shares, {name} (torch.profiler self CPU): "
+            + ", ".join(f"{kind} {v:.0%}" for kind, v in share.items())
+        )
+    # the evaluator's floor: its GEMMs and activations alone, everything else free
+    floor = best["ours"] * (shares["batched"]["GEMM"] + shares["batched"]["activation"])
+    print(
+        f"bound if all but GEMMs and activations took no time: {floor:.3f} s, "
+        f"speed-up {baseline / floor:.2f}x, {executed / floor / 1e9 / gemm:.0%} of the reference"
+    )
 
     path = os.environ.get("LOSS_LANDSCAPES_PATH")
     if path:
@@ -164,14 +268,17 @@ def main() -> None:
         print("loss-landscapes not importable (set LOSS_LANDSCAPES_PATH): skipped")
         return
     values, origin, ll_dirs, ll_coords, t_ll = loss_landscapes_plane(model, theta, x, y, args.steps)
-    same = ls.evaluate_grid(model, origin, ll_dirs, ll_coords, x, y, "cross_entropy")
-    dev_ll = (same.loss - values.flatten()).abs().max().item()
-    t_same = best_time(
-        lambda: ls.evaluate_grid(model, origin, ll_dirs, ll_coords, x, y, "cross_entropy"), 3
-    )
+
+    def same_grid():
+        return ls.evaluate_grid(
+            model, origin, ll_dirs, ll_coords, x, y, "cross_entropy", args.memory_mb
+        )
+
+    dev_ll = (same_grid().loss - values.flatten()).abs().max().item()
+    t_same = best_time(same_grid, args.rounds)
     print(
         f"loss-landscapes random_plane: {t_ll:.3f} s; ours on its grid {t_same:.3f} s; "
-        f"speed-up {t_ll / t_same:.1f}x; max |Δloss| = {dev_ll:.2e}"
+        f"speed-up {t_ll / t_same:.1f}x; max |dloss| = {dev_ll:.1e}"
     )
 
 

@@ -157,6 +157,23 @@ def test_batched_grid_equals_per_point_loop_float32(arch, loss):
     torch.testing.assert_close(got.accuracy.reshape(3, -1), want_a, rtol=0, atol=0)
 
 
+def test_ties_and_nans_give_the_accuracy_of_argmax():
+    """All-zero outputs tie (argmax takes class 0); a NaN output is argmax's pick."""
+    model = Model.build("mlp-d1-w4", 3, 3)
+    x, y = _data(30, 3, 3, seed=9, dtype=torch.float32)
+    theta = torch.zeros(2, model.n_params)
+    theta[1, -1] = torch.nan  # the last output's bias
+    dirs = torch.zeros(2, 1, model.n_params)
+    dirs[:, 0, : 3 * 4] = 1.0  # first-layer weights only: hidden units move, outputs stay 0
+    coords = torch.tensor([[0.0], [0.5]])
+    got = ls.evaluate_grid(model, theta, dirs, coords, x, y, "cross_entropy")
+    want_l, want_a = _loop(model, theta, dirs, coords, x, y, "cross_entropy")
+    torch.testing.assert_close(got.accuracy, want_a.float(), rtol=0, atol=0)
+    torch.testing.assert_close(got.accuracy[0], (y == 0).float().mean().expand(2))
+    torch.testing.assert_close(got.accuracy[1], (y == 2).float().mean().expand(2))
+    torch.testing.assert_close(got.loss, want_l.float(), equal_nan=True)
+
+
 def test_interpolation_hits_both_endpoints():
     model = Model.build("mlp-d1-w8", 3, 2)
     x, y = _data(25, 3, 2, seed=7)

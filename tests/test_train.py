@@ -11,6 +11,7 @@ from statmech_nn.errors import InputError
 from statmech_nn.models import Model
 from statmech_nn.train import (
     TrainSettings,
+    per_sample_loss,
     resolve_device,
     snapshot_epochs,
     train_replicas,
@@ -57,6 +58,17 @@ def test_vectorised_replicas_equal_each_replica_trained_alone(settings):
         np.testing.assert_allclose(together.snapshots[r], alone.snapshots[0], rtol=1e-6, atol=1e-9)
     # replicas really differ (own init and batch order)
     assert not torch.allclose(together.params[0], together.params[1])
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "mse"])
+def test_per_sample_loss_with_classes_first_equals_classes_last(loss):
+    gen = torch.Generator().manual_seed(0)
+    out = torch.randn(2, 3, 7, 4, generator=gen, dtype=torch.float64)  # (..., n, classes)
+    y = torch.randint(0, 4, (7,), generator=gen)
+    want = per_sample_loss(out, y, loss)
+    got = per_sample_loss(out.mT.contiguous(), y, loss, class_dim=-2)
+    assert got.shape == (2, 3, 7)
+    torch.testing.assert_close(got, want, rtol=1e-14, atol=0)
 
 
 def test_snapshots_hold_the_init_and_the_final_parameters():

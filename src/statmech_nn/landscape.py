@@ -200,93 +200,136 @@ def chunk_size(bytes_per_item: int, memory_budget_mb: float, total: int) -> int:
     return int(max(1, min(total, memory_budget_mb * 2**20 // max(bytes_per_item, 1))))
 
 
-def _first_layer(model: Model) -> tuple[int, Model | None]:
-    """Size of the first layer's parameters and the model of the remaining layers."""
-    first = sum(math.prod(s) for n, s in model.shapes.items() if n.startswith("layer0."))
+def _tail_model(model: Model) -> Model | None:
+    """The model of layers 1.. (their flat layout is that of this smaller MLP), or None."""
     if model.n_layers == 1:
-        return first, None
+        return None
     a = model.arch
-    tail = Architecture(
-        f"{a.name} after layer 0", a.depth - 1, a.width, a.activation, a.bias
-    )  # the flat layout of layers 1.. is the layout of this smaller MLP
-    return first, Model(tail, a.width, model.out_dim)
+    tail = Architecture(f"{a.name} after layer 0", a.depth - 1, a.width, a.activation, a.bias)
+    return Model(tail, a.width, model.out_dim)
+
+
+def _sigmoid_form(model: Model, v: torch.Tensor) -> torch.Tensor:
+    """Parameters (..., P) of a tanh MLP rewritten for σ activations: the same outputs.
+
+    tanh(u) = 2σ(2u) − 1, so a layer fed by tanh(u) computes W·tanh(u) + b =
+    (2W)·σ(2u) + (b − W·1), and every hidden layer's weights and bias are
+    doubled so that the next activation receives 2u. The map is linear in v
+    (no constant term), so it applies to θ₀ and to the directions alike.
+    torch's CPU sigmoid is about three times faster than its tanh; the
+    rounding differs by ~1e-7.
+    """
+    params, out = model.unflatten(v), {}
+    for name, t in params.items():
+        layer, kind = name.split(".")
+        index = int(layer.removeprefix("layer"))
+        if index > 0 and kind == "weight":
+            t = 2.0 * t
+        elif index > 0:  # the bias absorbs −W·1 of the σ-form of the previous tanh
+            t = t - params[f"{layer}.weight"].sum(-1)
+        out[name] = 2.0 * t if index < model.n_layers - 1 else t
+    return model.flatten(out)
 
 
 def _first_layer_products(model: Model, params: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """X·Wᵀ + b of the first layer for parameter sets (..., P): (..., n, width)."""
+    """The first layer's X·Wᵀ + b for parameter sets (..., P): (..., n, width).
+
+    For a one-layer model this is the output, returned classes first: (..., out, n).
+    """
     p = model.unflatten(params)
-    z = x @ p["layer0.weight"].mT
-    if model.arch.bias:
-        z = z + p["layer0.bias"].unsqueeze(-2)
-    return z
+    w, b = p["layer0.weight"], p.get("layer0.bias")
+    if model.n_layers == 1:
+        z = w @ x.mT
+        return z if b is None else z + b.unsqueeze(-1)
+    z = x @ w.mT
+    return z if b is None else z + b.unsqueeze(-2)
+
+
+def _workspace(model: Model, count: int, n_samples: int, like: torch.Tensor) -> list[torch.Tensor]:
+    """Flat buffers for :func:`_chunk_outputs` of up to ``count`` parameter sets.
+
+    Allocated once per evaluation and reused by every chunk: a fresh allocation
+    of a few MB per chunk is returned to the OS on free and page-faulted in
+    again on the next chunk, which cost a third of the time on CPU.
+    """
+    rest = _tail_model(model)
+    hidden = count * n_samples * model.arch.width
+    sizes = [count * n_samples * model.out_dim]
+    if rest is not None:
+        sizes += [hidden, hidden, count * rest.n_params]
+    return [like.new_empty(size) for size in sizes]
+
+
+def _view(buffer: torch.Tensor, *shape: int) -> torch.Tensor:
+    """The first elements of a flat ``buffer`` as a contiguous tensor of ``shape``."""
+    return buffer[: math.prod(shape)].view(shape)
 
 
 def _chunk_outputs(
-    model: Model,
-    z: torch.Tensor,
-    theta0: torch.Tensor,
-    dirs: torch.Tensor,
-    c: torch.Tensor,
-    work: tuple[torch.Tensor, torch.Tensor] | None = None,
+    model: Model, z: torch.Tensor, tail: torch.Tensor, c: torch.Tensor, work: list[torch.Tensor]
 ) -> torch.Tensor:
-    """Network outputs (b, p, n, out) at θ₀ + Σⱼ cⱼdⱼ for b origins and p points.
+    """Network outputs (b·p, out, n), classes first, at θ₀ + Σⱼ cⱼdⱼ for b origins, p points.
 
     ``z`` (b, k + 1, n, width) holds the first layer's X·W₀ᵀ + b₀ and X·Dⱼᵀ + dⱼ
-    (:func:`_first_layer_products`). The same function as :meth:`Model.forward`
-    at each point, arranged for throughput: the first layer is one batched
-    product of the coordinates with ``z``, later layers are batched matmuls
-    over all b·p parameter sets with the bias folded in (``baddbmm``), and
-    activations act in place. tanh is evaluated as tanh(u) = 2σ(2u) − 1 with
-    the factor 2 and the shift folded into the weights of the next layer,
-    W·tanh(u) + b = (2W)·σ(2u) + (b − W·1), because torch's CPU sigmoid is
-    about three times faster than its tanh (the rounding differs by ~1e-7).
-    ``work``: two flat buffers of at least b·p·n·width entries that the hidden
-    activations are written into in turn (chunks reuse them instead of faulting
-    in fresh pages of a new allocation for every layer).
+    (:func:`_first_layer_products`), ``tail`` (b, k + 1, P₁) the parameters of
+    layers 1.. of θ₀ and the dⱼ; results go into the buffers ``work``
+    (:func:`_workspace`). The same function as :meth:`Model.forward` at each
+    point, arranged for throughput: one product of the coordinates (1, c) with
+    ``z`` gives the first layer, one with ``tail`` every point's later weights;
+    those layers are batched matmuls over all b·p parameter sets with the bias
+    folded in (``baddbmm``), and activations act in place. The last layer is
+    computed as W·hᵀ (out, n): a narrow output layer makes a poor GEMM as
+    h·Wᵀ (n, out), and the loss over classes first is faster too.
     """
-    b, k1, n, width = z.shape
-    p, k = c.shape[0], k1 - 1
-    size = b * p * n * width
-
-    def buffer(i: int) -> torch.Tensor | None:
-        return None if work is None else work[i % 2][:size].view(b * p, n, width)
-
-    ck = c.expand(b, p, k)
-    n_first, tail = _first_layer(model)
-    tanh = tail is not None and model.arch.activation == "tanh"
-    scale = 2.0 if tanh else 1.0  # the first sigmoid takes 2u
-    first = buffer(0)
-    h = torch.baddbmm(
-        z[:, :1].reshape(b, 1, -1),
-        ck,
-        z[:, 1:].reshape(b, k, -1),
-        beta=scale,
-        alpha=scale,
-        out=None if first is None else first.view(b, p, n * width),
+    b, k1 = z.shape[:2]
+    p, bp = c.shape[0], b * c.shape[0]
+    c1 = torch.cat([c.new_ones(p, 1), c], dim=1).expand(b, p, k1)
+    rest = _tail_model(model)
+    if rest is None:
+        return torch.bmm(c1, z.flatten(2), out=_view(work[0], b, p, z[0, 0].numel())).view(
+            bp, *z.shape[2:]
+        )
+    n, width = z.shape[2:]
+    h = torch.bmm(c1, z.flatten(2), out=_view(work[1], b, p, n * width)).view(bp, n, width)
+    params = rest.unflatten(
+        torch.bmm(c1, tail, out=_view(work[3], b, p, rest.n_params)).view(bp, -1)
     )
-    h = h.reshape(b * p, n, width)
-    if tail is None:
-        return h.reshape(b, p, n, width)
-    act = torch.sigmoid_ if tanh else _activation_in_place(model.arch.activation)
-    rest = torch.baddbmm(theta0[:, None, n_first:], ck, dirs[..., n_first:])
-    params = tail.unflatten(rest.reshape(b * p, -1))
-    for layer in range(tail.n_layers):
+    act = _activation_in_place(
+        "sigmoid" if model.arch.activation == "tanh" else rest.arch.activation
+    )
+    for layer in range(rest.n_layers):
         h = act(h)
         weight = params[f"layer{layer}.weight"]
         bias = params[f"layer{layer}.bias"]  # every MLP layer has one (only perceptrons do not)
-        if tanh:
-            bias = bias - weight.sum(-1)
-            weight = 2.0 * weight
-            if layer < tail.n_layers - 1:  # the next sigmoid takes 2u
-                bias, weight = 2.0 * bias, 2.0 * weight
-        out = buffer(layer + 1) if layer < tail.n_layers - 1 else None
-        h = torch.baddbmm(bias.unsqueeze(-2), h, weight.mT, out=out)
-    return h.reshape(b, p, n, -1)
+        if layer < rest.n_layers - 1:
+            out = _view(work[2 - layer % 2], bp, n, width)  # the buffer h is not in
+            h = torch.baddbmm(bias.unsqueeze(-2), h, weight.mT, out=out)
+        else:
+            out = _view(work[0], bp, model.out_dim, n)
+            h = torch.baddbmm(bias.unsqueeze(-1), weight, h.mT, out=out)
+    return h
 
 
 def _activation_in_place(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
     """The activation, in place where torch has an in-place form (saves a large allocation)."""
     return getattr(torch, f"{name}_", None) or ACTIVATIONS[name]
+
+
+def _loss_and_hits(out: torch.Tensor, y: torch.Tensor, loss: str):
+    """Per-sample loss and ``argmax == y`` for outputs (..., classes, n), classes first.
+
+    The loss is :func:`statmech_nn.train.per_sample_loss`. argmax over a
+    non-contiguous dimension is slow on CPU; a maximum and a gather are not.
+    Without ties and NaNs, y is the argmax exactly when f_y equals the maximum;
+    where a sample has tied maxima (argmax takes the first) or a NaN (argmax
+    takes it), the chunk falls back to argmax itself.
+    """
+    per_sample = per_sample_loss(out, y, loss, class_dim=-2)
+    top = out.amax(-2, keepdim=True)
+    if top.isnan().any() or (out == top).sum() != top.numel():
+        return per_sample, out.movedim(-2, -1).argmax(-1) == y
+    own = out.gather(-2, y.expand(*out.shape[:-2], 1, y.shape[-1]))
+    return per_sample, (own == top).squeeze(-2)
 
 
 @dataclass(frozen=True)
@@ -334,19 +377,21 @@ def evaluate_grid(
     origins = chunk_size(per_point * (points + k + 1), memory_budget_mb, n_batch)
     losses = theta0.new_empty(n_batch, n_points)
     accuracy = theta0.new_empty(n_batch, n_points)
-    width = model.arch.width if model.n_layers > 1 else model.out_dim
-    hidden = min(origins, n_batch) * points * x.shape[0] * width
-    work = (theta0.new_empty(hidden), theta0.new_empty(hidden))
+    work = _workspace(model, origins * points, x.shape[0], theta0)
+    n_first = sum(math.prod(s) for n, s in model.shapes.items() if n.startswith("layer0."))
     with torch.no_grad():
         for b0 in range(0, n_batch, origins):
-            th, dirs = theta0[b0 : b0 + origins], directions[b0 : b0 + origins]
-            z = _first_layer_products(model, torch.cat([th.unsqueeze(1), dirs], dim=1), x)
+            vectors = torch.cat([theta0[b0 : b0 + origins, None], directions[b0 : b0 + origins]], 1)
+            if model.arch.activation == "tanh" and model.n_layers > 1:
+                vectors = _sigmoid_form(model, vectors)
+            z = _first_layer_products(model, vectors, x)
+            tail = vectors[..., n_first:]
             for p0 in range(0, n_points, points):
-                out = _chunk_outputs(model, z, th, dirs, coords[p0 : p0 + points], work)
-                losses[b0 : b0 + origins, p0 : p0 + points] = per_sample_loss(out, y, loss).mean(-1)
-                accuracy[b0 : b0 + origins, p0 : p0 + points] = (
-                    (out.argmax(-1) == y).to(out.dtype).mean(-1)
-                )
+                out = _chunk_outputs(model, z, tail, coords[p0 : p0 + points], work)
+                out = out.view(vectors.shape[0], -1, *out.shape[1:])
+                per_sample, hits = _loss_and_hits(out, y, loss)
+                losses[b0 : b0 + origins, p0 : p0 + points] = per_sample.mean(-1)
+                accuracy[b0 : b0 + origins, p0 : p0 + points] = hits.to(out.dtype).mean(-1)
     return GridValues(losses.reshape(*lead, n_points), accuracy.reshape(*lead, n_points))
 
 
