@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from statmech_nn.data import digits, make_dataset, teacher_student
+from statmech_nn.data import digits, make_dataset, split_seed, teacher_student
 from statmech_nn.errors import InputError
 from statmech_nn.models import Model
 
@@ -83,6 +83,19 @@ def test_train_size_keeps_the_first_samples_of_the_same_split(spec):
         np.testing.assert_array_equal(part[name].values, full[name].values)
     same = make_dataset({**spec, "train_size": None}, seed=4)
     np.testing.assert_array_equal(same["x_train"].values, full["x_train"].values)
+
+
+def test_entries_differing_only_in_train_size_share_one_split():
+    spec = {"kind": "digits", "test_fraction": 0.25}
+    seed = split_seed(0, spec)
+    assert seed == split_seed(0, {**spec, "train_size": 300}) != split_seed(1, spec)
+    assert seed != split_seed(0, {**spec, "test_fraction": 0.3})
+    small = make_dataset(
+        {**spec, "train_size": 300}, seed=split_seed(0, {**spec, "train_size": 300})
+    )
+    full = make_dataset(spec, seed=seed)
+    np.testing.assert_array_equal(small["x_train"].values, full["x_train"].values[:300])
+    np.testing.assert_array_equal(small["y_test"].values, full["y_test"].values)
 
 
 def test_too_large_train_size_names_the_key():

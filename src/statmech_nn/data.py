@@ -19,6 +19,7 @@ from statmech_nn.dims import FEATURE, TEST_SAMPLE, TRAIN_SAMPLE
 from statmech_nn.errors import InputError
 from statmech_nn.io import labelled
 from statmech_nn.models import Model
+from statmech_nn.seeds import derive_seed
 
 
 def _as_dataset(x_tr, y_tr, x_te, y_te, n_classes: int, **attrs) -> xr.Dataset:
@@ -98,6 +99,16 @@ def first_train_samples(ds: xr.Dataset, train_size: int, key: str = "train_size"
     out = ds.isel({TRAIN_SAMPLE: slice(0, train_size)})
     out.attrs["n_train"] = train_size
     return out
+
+
+def split_seed(base_seed: int, spec: dict) -> int:
+    """The seed of a data set: a hash of its config entry without ``train_size``.
+
+    Entries that differ only in ``train_size`` therefore share one split and one
+    test set, and the smaller training sets are prefixes of the larger ones (a
+    nested training-set-size sweep); the entry's name plays no part.
+    """
+    return derive_seed(base_seed, "data", {k: v for k, v in spec.items() if k != "train_size"})
 
 
 def make_dataset(spec: dict, seed: int, name: str = "dataset") -> xr.Dataset:

@@ -27,13 +27,18 @@ def seed_of(smk: Any) -> int:
     return derive_seed(smk.config.get("seed", 0), smk.rule, wildcards_of(smk))
 
 
-def write(smk: Any, ds: xr.Dataset, title: str, config: Mapping, output: int = 0) -> None:
-    """Attach provenance (config section, seed, rule, wildcards) and write atomically."""
+def write(
+    smk: Any, ds: xr.Dataset, title: str, config: Mapping, output: int = 0, seed: int | None = None
+) -> None:
+    """Attach provenance (config section, seed, rule, wildcards) and write atomically.
+
+    ``seed``: the seed the job used, where it is not :func:`seed_of` (the default).
+    """
     ds.attrs.update(
         provenance_attrs(
             title=title,
             config=config,
-            seed=seed_of(smk),
+            seed=seed_of(smk) if seed is None else seed,
             rule=smk.rule,
             wildcards=wildcards_of(smk),
         )
