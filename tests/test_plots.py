@@ -73,3 +73,33 @@ def test_overlap_vs_depth_renders_one_row_per_dataset(overlap_runs, tmp_path):
     assert len([ax for ax in fig.axes if ax.get_visible()]) == 3
     plots.save(fig, [tmp_path / "f.png"], STYLE)
     assert (tmp_path / "f.png").stat().st_size > 0
+
+
+def _train_run(arch: str, dataset: str, status: list[str]) -> xr.Dataset:
+    """A training file's curves (replica, epoch), status and attrs, as the figure reads them."""
+    rng = np.random.default_rng(len(arch) + len(dataset))
+    dims, shape = ("replica", "epoch"), (len(status), 4)
+    curves = {
+        f"{split}_{metric}": (dims, rng.uniform(0, 1, shape))
+        for split in ("train", "test")
+        for metric in ("loss", "accuracy")
+    }
+    return xr.Dataset(
+        {**curves, "status": ("replica", status)},
+        coords={"replica": np.arange(len(status)), "epoch": np.arange(4)},
+        attrs={"arch": arch, "dataset": dataset},
+    )
+
+
+def test_training_curves_one_column_per_architecture_in_config_order(tmp_path):
+    runs = [
+        _train_run("mlp-d2-w16-tanh", "digits", ["ok", "ok"]),
+        _train_run("mlp-d1-w64", "digits_n300", ["ok", "diverged"]),
+        _train_run("mlp-d1-w64", "digits", ["ok", "ok"]),
+    ]
+    fig = plots.training_curves(runs, STYLE)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert any("mlp-d2-w16-tanh" in t for t in titles[:1]), titles
+    assert any("1 diverged" in t for t in titles), titles
+    plots.save(fig, [tmp_path / "f.png"], STYLE)
+    assert (tmp_path / "f.png").stat().st_size > 0

@@ -67,7 +67,7 @@ def training_curves(runs: Sequence[xr.Dataset], style: Mapping) -> plt.Figure:
                 df = df.assign(split=split, metric=metric, arch=arch, dataset=ds.attrs["dataset"])
                 frames.append(df)
     df = pd.concat(frames, ignore_index=True)
-    archs = list(dict.fromkeys(df.sort_values(["depth", "width"])["arch"]))
+    archs = list(dict.fromkeys(df["arch"]))  # the config's order
     grid = sns.relplot(
         data=df,
         x="epoch",
