@@ -711,6 +711,24 @@ def _overlap_table(runs: Sequence[xr.Dataset]) -> tuple[pd.DataFrame, dict[str, 
     return pd.DataFrame(rows), labels
 
 
+def _overlap_lines(ax, part: pd.DataFrame, x: str, hue: str, hue_order=None) -> None:
+    """Pair means of one overlap quantity against ``x``: raw and aligned, sd error bars."""
+    sns.lineplot(
+        data=part,
+        x=x,
+        y="value",
+        hue=hue,
+        hue_order=hue_order,
+        style="alignment",
+        style_order=["raw", "aligned"],
+        markers=True,
+        errorbar="sd",
+        err_style="bars",
+        palette="colorblind",
+        ax=ax,
+    )
+
+
 def overlap_vs_depth(runs: Sequence[xr.Dataset], style: Mapping) -> plt.Figure:
     """Mean overlap and mean barrier (raw and aligned) and basin count against depth.
 
@@ -724,19 +742,7 @@ def overlap_vs_depth(runs: Sequence[xr.Dataset], style: Mapping) -> plt.Figure:
         for col, quantity in enumerate(labels):
             ax = axes[3 * row + col]
             part = df[(df["dataset"] == dataset) & (df["quantity"] == quantity)]
-            sns.lineplot(
-                data=part,
-                x="depth",
-                y="value",
-                hue="width",
-                style="alignment",
-                style_order=["raw", "aligned"],
-                markers=True,
-                errorbar="sd",
-                err_style="bars",
-                palette="colorblind",
-                ax=ax,
-            )
+            _overlap_lines(ax, part, x="depth", hue="width")
             ax.set_title(dataset)
             ax.set_xlabel("hidden layers (depth)")
             ax.set_ylabel(labels[quantity])
@@ -762,20 +768,7 @@ def overlap_vs_train_size(runs: Sequence[xr.Dataset], style: Mapping) -> plt.Fig
         for col, quantity in enumerate(labels):
             ax = axes[3 * row + col]
             part = df[(df["kind"] == kind) & (df["quantity"] == quantity)]
-            sns.lineplot(
-                data=part,
-                x="n_train",
-                y="value",
-                hue="arch",
-                hue_order=archs,
-                style="alignment",
-                style_order=["raw", "aligned"],
-                markers=True,
-                errorbar="sd",
-                err_style="bars",
-                palette="colorblind",
-                ax=ax,
-            )
+            _overlap_lines(ax, part, x="n_train", hue="arch", hue_order=archs)
             ax.set_xscale("log")
             sizes = sorted(part["n_train"].unique())
             ax.set_xticks(sizes, [str(n) for n in sizes])
