@@ -16,13 +16,7 @@ from statmech_nn.train import mean_loss, per_sample_loss
 F64 = torch.float64
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These products are tiny: one thread avoids oversubscribing a shared 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _problem(arch="mlp-d2-w12-tanh", loss="cross_entropy", n=60, in_dim=6, classes=4, seed=0):

@@ -32,13 +32,7 @@ def _row_norms(model: Model, v: torch.Tensor) -> dict[str, torch.Tensor]:
     }  # rows of (.., out, in) or the whole bias
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: one thread avoids OpenMP spin-waiting on a shared 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture

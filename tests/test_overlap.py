@@ -15,12 +15,7 @@ from statmech_nn.models import Model
 ARCHS = ["mlp-d1-w6-tanh", "mlp-d3-w5-relu", "mlp-d2-w4-gelu"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _model(arch: str) -> Model:
