@@ -2,8 +2,9 @@
 
 Same trained model (digits, full training set, float64), same k (1, 5, 10):
 
-- ours: Lanczos (scipy ``eigsh``, "LA") on the linearized forward-over-reverse
-  operator, tolerance 1e-6 — 1000x tighter than PyHessian's default 1e-3;
+- ours: thick-restart Lanczos (``hessian.eigenpairs``; residuals from the
+  Lanczos relation, no extra products) on each of the three HVP modes,
+  tolerance 1e-6 — 1000x tighter than PyHessian's default 1e-3;
 - PyHessian 0.1 (``hessian.eigenvalues``: power iteration with deflation,
   reverse-over-reverse HVPs on a retained graph), its defaults tol=1e-3,
   maxIter=100. Its release imports fine on torch 2.13 (only ``density`` calls

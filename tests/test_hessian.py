@@ -154,6 +154,40 @@ def test_top_and_bottom_k_match_dense_eigh(mlp, which, k):
 
 
 @pytest.mark.parametrize("which", ["top", "bottom"])
+def test_top_and_bottom_k_through_many_restarts(mlp, which):
+    """A basis of 9 vectors for k = 4: the thick restarts carry the run to dense eigh."""
+    evals, n = mlp["evals"], mlp["model"].n_params
+    pairs = hs.eigenpairs(mlp["matvec"], n, 4, which, tol=1e-12, seed=5, ncv=9)
+    assert pairs.hvps > 9  # it did restart
+    idx = [n - 1, n - 2, n - 3, n - 4] if which == "top" else [0, 1, 2, 3]
+    _assert_pairs_match(pairs, evals, mlp["evecs"], idx, evals.abs().max().item())
+
+
+def test_lanczos_residuals_equal_explicit_products(mlp):
+    """The residuals come from the Lanczos relation, not from products: they must
+    equal ‖Hv − λv‖ computed explicitly, to round-off of ‖H‖."""
+    n, h = mlp["model"].n_params, mlp["H"]
+    pairs = hs.eigenpairs(mlp["matvec"], n, 5, "top", tol=1e-8, seed=3, ncv=12)
+    explicit = torch.linalg.vector_norm(
+        pairs.vectors @ h - pairs.values.unsqueeze(-1) * pairs.vectors, dim=-1
+    )
+    scale = mlp["evals"].abs().max().item()
+    torch.testing.assert_close(pairs.residuals, explicit, rtol=0, atol=1e-12 * scale)
+    assert (explicit > 0).all()  # tol 1e-8 stops early: real, not round-off, residuals
+
+
+def test_lanczos_goes_on_past_an_invariant_subspace():
+    """Three distinct eigenvalues, each 20 times: a Krylov space closes after 3
+    steps; the run must go on from fresh vectors to find 5 orthonormal top pairs."""
+    a, matvec = _synthetic(np.repeat([3.0, 1.0, -1.0], 20))
+    pairs = hs.eigenpairs(matvec, 60, 5, "top", tol=1e-10, seed=1)
+    np.testing.assert_allclose(pairs.values.numpy(), 3.0, atol=1e-10)
+    gram = pairs.vectors @ pairs.vectors.T
+    torch.testing.assert_close(gram, torch.eye(5, dtype=gram.dtype), rtol=0, atol=1e-10)
+    assert (pairs.residuals < 1e-9).all()
+
+
+@pytest.mark.parametrize("which", ["top", "bottom"])
 def test_shifted_eigenpairs_converge_at_an_exactly_singular_end(which):
     """Eigenvalues 0 and ≈ 0 at one end: without a shift ARPACK's relative tolerance
     on a Ritz value ≈ 0 is hard to meet; shifted by the other end it is easy."""

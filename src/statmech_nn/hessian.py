@@ -13,6 +13,9 @@ so R replicas × B probes cost one batched Hessian-vector product (HVP).
 - Extreme eigenpairs: Lanczos (ARPACK via :func:`scipy.sparse.linalg.eigsh`) for
   the largest-magnitude eigenvalue λ₁, then for the largest-magnitude eigenvalue
   μ of H − λ₁I; λ₁ + μ is the other end of the spectrum (THEORY.md).
+- Top-k and bottom-k: thick-restart Lanczos with full reorthogonalisation, on
+  the matmat's device; residual norms come from the Lanczos relation, so
+  unlike ARPACK + explicit checks no product is spent after convergence.
 - Dense: ``torch.func.hessian`` and ``eigh`` — the ground truth for small models.
 - Trace: Hutchinson, E[zᵀHz] = tr H for Rademacher z; and from loss values only,
   E[δᵀHδ] = tr H for δ ~ N(0, I) with δᵀHδ from a central second difference.
@@ -241,23 +244,28 @@ def _eigsh(op: LinearOperator, k: int, which: str, v0: np.ndarray, **kw):
         return vals, vecs
 
 
+def _ordered(values, vectors, residuals, hvps: int, descending: bool) -> Eigenpairs:
+    """Eigenpairs with sign-fixed vectors (entry of largest magnitude positive: a
+    deterministic output), sorted by eigenvalue (NaN pairs last)."""
+    pivot = vectors.gather(-1, vectors.abs().nan_to_num(-1.0).argmax(-1, keepdim=True))
+    vectors = vectors * torch.where(pivot < 0, -1.0, 1.0).to(vectors.dtype)
+    key = torch.where(torch.isfinite(values), values if descending else -values, -torch.inf)
+    order = torch.argsort(key, descending=True, stable=True)
+    return Eigenpairs(values[order], vectors[order], residuals[order], hvps)
+
+
 def _refine(op: _Counted, vectors: np.ndarray, descending: bool) -> Eigenpairs:
     """Rayleigh quotients vᵀAv, residual norms ‖Av − λv‖ and sign-fixed unit vectors
     of the columns of ``vectors``, sorted by eigenvalue (NaN columns last)."""
     v = torch.from_numpy(np.ascontiguousarray(vectors.T)).to(op.dtype)
     v = v / torch.linalg.vector_norm(v, dim=-1, keepdim=True)
-    # fix the sign: the entry of largest magnitude is positive (deterministic output)
-    pivot = v.gather(-1, v.abs().nan_to_num(-1.0).argmax(-1, keepdim=True))
-    v = v * torch.where(pivot < 0, -1.0, 1.0).to(v.dtype)
     ok = torch.isfinite(v).all(-1)
     av = torch.full_like(v, torch.nan)
     if ok.any():
         av[ok] = op.apply(v[ok]).detach().to(v.dtype)
     values = (v * av).sum(-1)
     residuals = torch.linalg.vector_norm(av - values.unsqueeze(-1) * v, dim=-1)
-    key = torch.where(ok, values if descending else -values, -torch.inf)
-    order = torch.argsort(key, descending=True, stable=True)
-    return Eigenpairs(values[order], v[order], residuals[order], op.count)
+    return _ordered(values, v, residuals, op.count, descending)
 
 
 def _check_k(k: int, n: int) -> None:
@@ -313,21 +321,86 @@ def eigenpairs(
     shift: float = 0.0,
 ) -> Eigenpairs:
     """The ``k`` largest (``which="top"``, descending) or smallest (``"bottom"``,
-    ascending) eigenpairs of a symmetric n×n matrix by Lanczos (``eigsh`` "LA"/"SA").
+    ascending) eigenpairs of a symmetric n×n matrix by thick-restart Lanczos.
 
-    Lanczos runs on A − shift·I (the same Krylov spaces): ARPACK's tolerance is
-    relative to the shifted Ritz values, so eigenvalues near 0 (an exactly
-    singular Hessian) only converge when the shift moves them away from 0 —
-    pass the other end of the spectrum (λmin for top, λmax for bottom).
+    The Krylov basis (``ncv`` vectors, default max(2k + 1, 20), ARPACK's) is
+    kept orthonormal by full reorthogonalisation (twice, classical Gram–Schmidt)
+    on the matmat's device. When it is full, the ``k + (ncv − k) // 2`` wanted
+    Ritz vectors are kept and Lanczos goes on from the residual (Wu & Simon
+    2000); at most ``maxiter`` such cycles. The Ritz values are the eigenvalues
+    of the projected matrix Vᵀ A V and, because A V = V T + r eₘᵀ holds exactly
+    in this basis, each Ritz pair's residual ‖Ay − θy‖ is ‖r‖·|eₘᵀs| with no
+    further product; tests check it against explicit products. A pair has
+    converged when that residual is ≤ ``tol``·|θ − shift|, ARPACK's criterion on
+    A − shift·I: eigenvalues near 0 (an exactly singular Hessian) only converge
+    when the shift moves them away from 0 — pass the other end of the spectrum
+    (λmin for top, λmax for bottom). Convergence is checked after every product,
+    so the run stops as soon as all ``k`` pairs have converged; pairs still
+    unconverged after ``maxiter`` cycles are NaN. After a breakdown (an invariant
+    Krylov space: exactly repeated eigenvalues) it goes on from fresh random
+    vectors and tests only full bases, like ARPACK; a single-vector Krylov method
+    sees an eigenvalue's multiplicity only through such restarts.
     """
     _check_k(k, n)
-    modes = {"top": "LA", "bottom": "SA"}
-    if which not in modes:
-        raise InputError(f"eigenpairs: which = {which!r}, expected one of {sorted(modes)}")
+    if which not in ("top", "bottom"):
+        raise InputError(f"eigenpairs: which = {which!r}, expected one of ['bottom', 'top']")
     op = _Counted(matmat, n, dtype, device)
-    kw = {"tol": tol, "ncv": ncv, "maxiter": maxiter}
-    _, vecs = _eigsh(op.operator(shift), k, modes[which], _start(n, seed), **kw)
-    return _refine(op, vecs, descending=which == "top")
+    m = min(n, max(ncv or max(2 * k + 1, 20), k + 2))
+    basis = torch.zeros(m + 1, n, dtype=dtype, device=device)
+    basis[0] = torch.from_numpy(_start(n, seed)).to(basis)
+    basis[0] /= torch.linalg.vector_norm(basis[0])
+    proj = torch.zeros(m, m, dtype=torch.float64)  # upper triangle of Vᵀ A V, column by column
+    gen = torch.Generator().manual_seed(derive_seed(seed, "lanczos-breakdown"))
+    sign = 1.0 if which == "top" else -1.0
+    kept, closed = 0, False
+    for _ in range(maxiter or max(100, 10 * n)):
+        for j in range(kept, m):
+            w = op.apply(basis[j : j + 1])[0].detach().to(dtype)
+            scale = torch.linalg.vector_norm(w)
+            v = basis[: j + 1]
+            h = torch.zeros(j + 1, dtype=dtype, device=device)
+            for _ in range(2):  # twice is enough (Giraud et al. 2005)
+                c = v @ w
+                w, h = w - c @ v, h + c
+            proj[: j + 1, j] = h.cpu().double()
+            beta = torch.linalg.vector_norm(w)
+            broke = bool(beta <= 1e-12 * scale.clamp_min(torch.finfo(dtype).tiny)) and j + 1 < n
+            closed |= broke
+            if broke:
+                # an invariant subspace: go on from a random vector orthogonal to it (its
+                # Ritz pairs are exact, but need not be the wanted end of the spectrum)
+                beta, w = beta.new_zeros(()), torch.randn(n, generator=gen, dtype=dtype).to(w)
+                for _ in range(2):
+                    w = w - (v @ w) @ v
+            basis[j + 1] = w / torch.linalg.vector_norm(w) if j + 1 < n else 0.0
+            theta, s = torch.linalg.eigh(proj[: j + 1, : j + 1], UPLO="U")
+            order = torch.argsort(sign * theta, descending=True)
+            theta, s = theta[order], s[:, order]
+            res = float(beta) * s[-1].abs()
+            done = res[:k] <= tol * (theta[:k] - shift).abs()
+            # once a Krylov space has closed, a repeated eigenvalue may be missing copies
+            # the next fresh vectors would find: then only a full basis is tested (ARPACK's way)
+            checked = j == m - 1 or not closed
+            if j + 1 >= k and checked and bool(done.all()) and not broke or j + 1 == n:
+                return _ritz(op, basis[: j + 1], theta[:k], s[:, :k], res[:k], done, which)
+        # restart: keep the wanted Ritz vectors, continue from the residual direction
+        kept = min(k + (m - k) // 2, m - 1)
+        basis[:kept] = s[:, :kept].T.to(basis) @ basis[:m]
+        basis[kept] = basis[m]
+        proj.zero_()
+        proj[:kept, :kept] = torch.diag(theta[:kept])
+    return _ritz(op, basis[:m], theta[:k], s[:, :k], res[:k], done, which)
+
+
+def _ritz(op, basis, theta, s, residuals, done, which) -> Eigenpairs:
+    """Ritz pairs (values, unit vectors V·s, residual norms); unconverged ones NaN."""
+    vectors = s.T.to(basis) @ basis
+    vectors = vectors / torch.linalg.vector_norm(vectors, dim=-1, keepdim=True)
+    nan = torch.tensor(torch.nan, dtype=torch.float64)
+    values = torch.where(done, theta, nan).to(op.dtype)
+    residuals = torch.where(done, residuals, nan).to(op.dtype)
+    vectors = torch.where(done.to(vectors.device).unsqueeze(-1), vectors, torch.nan)
+    return _ordered(values, vectors.cpu(), residuals, op.count, which == "top")
 
 
 def negative_fraction(eigenvalues: torch.Tensor, tau: float) -> torch.Tensor:
