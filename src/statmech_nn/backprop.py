@@ -6,9 +6,11 @@ training. This module computes the same per-replica mean loss and gradient as
 autograd through :meth:`Model.forward` and ``train.per_sample_loss``, with the
 chain rule written out as batched matmuls over the replica dimension.
 
-Layout: activations are features first, (R, width, n), so the output layer
-gives classes first, (R, classes, n), the layout in which a narrow output
-layer is the better GEMM and torch's loss kernels are fastest.
+Layout: hidden activations are rows first, (R, n, width) (a bias broadcast
+over rows costs a cheap copy in ``baddbmm``; over columns it costs as much as
+the GEMM), and the output layer gives classes first, (R, classes, n), the
+layout in which a narrow output layer is the better GEMM and torch's loss
+kernels are fastest.
 
 tanh runs in sigmoid form: tanh(u) = 2σ(2u) − 1, so a layer fed by tanh(u)
 computes W·(2s − 1) + b = 2W·s + (b − W·1) with s = σ(2u); the factors 2 ride on
@@ -49,10 +51,10 @@ class Backprop:
         self.bias = model.arch.bias
         self._buffers: dict[tuple, torch.Tensor] = {}
 
-    def _buffer(self, layer: int, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
-        """A reused output buffer for ``layer``: a fresh multi-MB tensor per call would be
-        returned to the OS when freed and page-faulted in again (a third of an evaluation)."""
-        key = (layer, shape, like.dtype, like.device)
+    def _buffer(self, tag: tuple, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
+        """A reused buffer: a fresh multi-MB tensor per call would be returned to the OS
+        when freed and page-faulted in again (a third of an evaluation)."""
+        key = (tag, tuple(shape), like.dtype, like.device)
         if key not in self._buffers:
             self._buffers[key] = like.new_empty(shape)
         return self._buffers[key]
@@ -86,27 +88,35 @@ class Backprop:
     def _forward(self, layers, x: torch.Tensor, shared: bool):
         """Outputs (R, classes, n) and the values kept for the backward, one per hidden layer.
 
-        ``x`` is (n, in) shared by all replicas (``shared``) or (R, n, in).
+        ``x`` is (n, in) shared by all replicas (``shared``, from :meth:`shared_input`)
+        or (R, n, in). Hidden activations are (R, n, width); the output layer is
+        computed classes first as W·aᵀ.
         """
         kept, passed = [], []
-        a = None
+        last = self.n_layers - 1
+        a = x
         for layer, (w, b) in enumerate(layers):
             bias, alpha, beta = self._scales(layer, w, b)
+            r, o = w.shape[:2]
             if layer == 0 and shared:  # one GEMM (n, in + 1)·(in + 1, R·out), bias folded in
-                r, o = w.shape[:2]
                 if bias is not None:  # α = β in layer 0, and x carries it
                     w = torch.cat([w, bias.unsqueeze(-1)], dim=-1)
-                out = self._buffer(layer, (x.shape[0], r * o), x)
+                out = self._buffer(("shared", layer), (x.shape[0], r * o), x)
                 z = torch.mm(x, w.reshape(r * o, -1).T, out=out).view(x.shape[0], r, o)
-                z = z.permute(1, 2, 0)
-            else:
-                rhs = x.mT if layer == 0 else a
-                out = self._buffer(layer, (*w.shape[:2], rhs.shape[-1]), x)
+                z = z.permute(1, 2, 0) if layer == last else z.transpose(0, 1)
+            elif layer == last:
+                out = self._buffer(("out", layer), (r, o, a.shape[-2]), x)
                 if bias is None:
-                    z = torch.bmm(w, rhs, out=out)
+                    z = torch.bmm(w, a.mT, out=out)
                 else:
-                    z = torch.baddbmm(bias.unsqueeze(-1), w, rhs, beta=beta, alpha=alpha, out=out)
-            if layer == self.n_layers - 1:
+                    bias = (beta * bias).unsqueeze(-1)
+                    z = torch.baddbmm(bias, w, a.mT, alpha=alpha, out=out)
+            else:
+                # rows first: the bias broadcast over rows is a cheap copy, and baddbmm with
+                # β ≠ 1 is slower, so β rides on the (R, out) bias
+                out = self._buffer(("out", layer), (r, a.shape[-2], o), x)
+                z = torch.baddbmm((beta * bias).unsqueeze(-2), a, w.mT, alpha=alpha, out=out)
+            if layer == last:
                 return z, kept, passed
             a, keep = self._activate(z)
             kept.append(keep)
@@ -160,31 +170,35 @@ class Backprop:
             z, kept, passed = self._forward(layers, x, shared=False)
             losses, delta = self._output_grad(z, y)
             grads: list[torch.Tensor] = []
-            for layer in range(self.n_layers - 1, -1, -1):
+            last = self.n_layers - 1
+            for layer in range(last, -1, -1):
                 w, b = layers[layer]
-                db = delta.sum(-1) if b is not None else None
-                if layer == 0:
-                    dw = torch.bmm(delta, x)
-                elif self.act == "tanh":  # δ·hᵀ with h = 2s − 1
-                    dw = torch.baddbmm(
-                        db.unsqueeze(-1), delta, passed[layer - 1].mT, beta=-1, alpha=2
-                    )
+                d = delta if layer == last else delta.mT  # (R, out, n)
+                a = x if layer == 0 else passed[layer - 1]  # (R, n, in)
+                db = d.sum(-1) if b is not None else None
+                if layer > 0 and self.act == "tanh":  # δ·hᵀ with h = 2s − 1
+                    buf = self._buffer(("grad", layer), w.shape, x)
+                    dw = torch.baddbmm(buf, d, a, beta=0, alpha=2, out=buf).sub_(db.unsqueeze(-1))
                 else:
-                    dw = torch.bmm(delta, passed[layer - 1].mT)
+                    dw = torch.bmm(d, a)
                 grads += [db, dw] if db is not None else [dw]
                 if layer > 0:
-                    delta = self._back_through_activation(w, delta, kept[layer - 1])
+                    delta = self._back_through_activation(layer, w, d, kept[layer - 1])
             torch.cat([g.flatten(1) for g in reversed(grads)], dim=1, out=out)
         return losses
 
     def _back_through_activation(
-        self, w: torch.Tensor, delta: torch.Tensor, kept: torch.Tensor
+        self, layer: int, w: torch.Tensor, d: torch.Tensor, kept: torch.Tensor
     ) -> torch.Tensor:
-        """∂L/∂u of the previous layer from δ of this one (``kept`` is consumed)."""
+        """∂L/∂u (R, n, in) of the previous layer from δ (R, out, n) of this one.
+
+        ``kept`` (R, n, in) is consumed.
+        """
         if self.act == "tanh":  # ∂h/∂u = 4s(1 − s), s = σ(2u)
-            dh = torch.baddbmm(kept, w.mT, delta, beta=0, alpha=4)
+            buf = self._buffer(("back", layer), kept.shape, kept)
+            dh = torch.baddbmm(buf, d.mT, w, beta=0, alpha=4, out=buf)
             return dh.mul_(kept.addcmul_(kept, kept, value=-1))
-        dh = torch.bmm(w.mT, delta)
+        dh = torch.bmm(d.mT, w)
         if self.act == "sigmoid":
             return dh.mul_(kept.addcmul_(kept, kept, value=-1))
         if self.act == "relu":
