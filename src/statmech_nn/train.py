@@ -234,7 +234,7 @@ def train_replicas(
     diverged_epoch: list[int | None] = [None] * len(seeds)
     step, measure = _step_and_measure(model, s.loss, x_train, y_train, x_test, y_test)
     grad = torch.empty_like(theta)
-    x_epoch = x_train.new_empty(len(seeds) * n, x_train.shape[1])  # reused: page faults otherwise
+    x_batch = x_train.new_empty(len(seeds) * s.batch_size, x_train.shape[1])  # reused
 
     def record(epoch: int) -> None:
         nonlocal all_alive
@@ -253,11 +253,14 @@ def train_replicas(
     for epoch in range(1, s.epochs + 1):
         order = torch.stack([torch.randperm(n, generator=g) for g in shufflers]).to(x_train.device)
         # the epoch's batches as views of one gather, not one gather per batch
-        xs = torch.index_select(x_train, 0, order.view(-1), out=x_epoch).view(*order.shape, -1)
         ys = y_train[order]
         for start in range(0, n, s.batch_size):
             stop = start + s.batch_size
-            losses = step(theta, xs[:, start:stop], ys[:, start:stop], alive, grad)
+            idx = order[:, start:stop]
+            # one gather per batch into a reused buffer: it stays in cache, where a gather
+            # of the whole epoch's (R, n, in) batches, several MB, does not
+            x = torch.index_select(x_train, 0, idx.reshape(-1), out=x_batch[: idx.numel()])
+            losses = step(theta, x.view(*idx.shape, -1), ys[:, start:stop], alive, grad)
             if not (all_alive and math.isfinite(losses.sum())):  # one kernel, no sync on CPU
                 ok = alive & torch.isfinite(losses)
                 for r in torch.nonzero(alive & ~ok).flatten().tolist():
