@@ -11,6 +11,7 @@ instead of R small ones.
 
 import json
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -19,6 +20,7 @@ import torch
 import torch.nn.functional as F
 import xarray as xr
 
+from statmech_nn import backprop
 from statmech_nn.dims import EPOCH, FEATURE, PARAM, REPLICA, SNAPSHOT
 from statmech_nn.errors import InputError
 from statmech_nn.io import labelled
@@ -120,6 +122,86 @@ def _optimizer(s: TrainSettings) -> Optimizer:
     return Optimizer(s.optimizer, lr=s.lr, momentum=s.momentum, weight_decay=s.weight_decay)
 
 
+def _loss_and_hits(out: torch.Tensor, y: torch.Tensor, loss: str):
+    """Per-sample loss and ``argmax == y`` for outputs (..., classes, n), classes first.
+
+    torch's argmax and log_softmax over a non-innermost dimension are far slower
+    than its amax (~100x and ~5x), so both start from the per-sample maximum m:
+    −log softmax(f)_y = m + log Σ exp(f − m) − f_y. Where every sample has one
+    maximum, argmax == y is f_y == m; argmax runs only on ties (a sample with
+    NaN outputs has a NaN loss, and its replica is marked diverged).
+    """
+    top = out.amax(-2, keepdim=True)
+    picked = out.gather(-2, y.expand(*out.shape[:-2], 1, -1))
+    is_top = out == top
+    if int(torch.count_nonzero(is_top)) == is_top.numel() // is_top.shape[-2]:
+        hits = (picked == top).squeeze(-2)
+    else:
+        hits = out.argmax(-2) == y
+    if loss != "cross_entropy":
+        return per_sample_loss(out, y, loss, class_dim=-2), hits
+    lse = (out - top).exp_().sum(-2, keepdim=True).log_().add_(top)
+    return lse.sub_(picked).squeeze(-2), hits
+
+
+Step = Callable[
+    [torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor
+]
+Measure = Callable[[torch.Tensor], tuple[torch.Tensor, ...]]
+
+
+def _step_and_measure(
+    model: Model,
+    loss: str,
+    x_train: torch.Tensor,
+    y_train: torch.Tensor,
+    x_test: torch.Tensor,
+    y_test: torch.Tensor,
+) -> tuple[Step, Measure]:
+    """The training step's gradient and the per-epoch evaluation, fastest available form.
+
+    ``step(theta, x, y, alive, out)`` returns the per-replica mean batch losses and
+    writes their gradient into ``out``; ``measure(theta)`` returns train loss,
+    train accuracy, test loss and test accuracy per replica. Models and losses
+    that :mod:`backprop` covers use its hand-written backward and evaluate train
+    and test sets in one forward; others fall back to autograd.
+    """
+    if not backprop.supports(model, loss):
+
+        def autograd_step(theta, x, y, alive, out):
+            theta = theta.detach().requires_grad_(True)
+            losses = mean_loss(model, theta, x, y, loss)
+            ok = alive & torch.isfinite(losses)
+            (g,) = torch.autograd.grad(torch.where(ok, losses, 0.0).sum(), theta)
+            out.copy_(g)
+            return losses.detach()
+
+        def autograd_measure(theta):
+            return (
+                *evaluate(model, theta, x_train, y_train, loss),
+                *evaluate(model, theta, x_test, y_test, loss),
+            )
+
+        return autograd_step, autograd_measure
+
+    bp = backprop.Backprop(model, loss)
+    x_all = bp.shared_input(torch.cat([x_train, x_test]))
+    y_all = torch.cat([y_train, y_test])
+    parts = (slice(None, x_train.shape[0]), slice(x_train.shape[0], None))
+
+    def fast_step(theta, x, y, alive, out):
+        return bp.loss_and_grad(theta, x, y, out)
+
+    def fast_measure(theta):
+        out = bp.outputs(theta, x_all)  # (R, classes, n): train and test samples in one pass
+        losses, hits = _loss_and_hits(out, y_all, loss)
+        return tuple(
+            t for part in parts for t in (losses[:, part].mean(-1), hits[:, part].double().mean(-1))
+        )
+
+    return fast_step, fast_measure
+
+
 def train_replicas(
     model: Model,
     x_train: torch.Tensor,
@@ -138,7 +220,7 @@ def train_replicas(
     called after every epoch.
     """
     n, s = x_train.shape[0], settings
-    theta = model.init_replicas(seeds, x_train.dtype).to(x_train.device).requires_grad_(True)
+    theta = model.init_replicas(seeds, x_train.dtype).to(x_train.device)
     opt = _optimizer(s)
     shufflers = [torch.Generator().manual_seed(derive_seed(seed, "batch-order")) for seed in seeds]
     keep = snapshot_epochs(s.epochs, s.snapshots)
@@ -148,42 +230,52 @@ def train_replicas(
     }
     snaps = []
     alive = torch.ones(len(seeds), dtype=torch.bool, device=x_train.device)
+    all_alive = True
     diverged_epoch: list[int | None] = [None] * len(seeds)
+    step, measure = _step_and_measure(model, s.loss, x_train, y_train, x_test, y_test)
+    grad = torch.empty_like(theta)
+    x_batch = x_train.new_empty(len(seeds) * s.batch_size, x_train.shape[1])  # reused
 
     def record(epoch: int) -> None:
-        values = (
-            *evaluate(model, theta, x_train, y_train, s.loss),
-            *evaluate(model, theta, x_test, y_test, s.loss),
-        )
+        nonlocal all_alive
+        values = measure(theta)
         finite = torch.isfinite(values[0]) & torch.isfinite(values[2])
         for r in torch.nonzero(alive & ~finite).flatten().tolist():
             diverged_epoch[r] = epoch
         alive.mul_(finite)
+        all_alive = all_alive and bool(finite.all())
         for name, v in zip(names, values, strict=True):
             curves[name][:, epoch] = torch.where(alive, v, torch.nan).double().cpu()
         if epoch in keep:
-            snaps.append(theta.detach().clone())
+            snaps.append(theta.clone())
 
     record(0)
     for epoch in range(1, s.epochs + 1):
         order = torch.stack([torch.randperm(n, generator=g) for g in shufflers]).to(x_train.device)
+        # the epoch's batches as views of one gather, not one gather per batch
+        ys = y_train[order]
         for start in range(0, n, s.batch_size):
-            idx = order[:, start : start + s.batch_size]
-            x, y = _rows(x_train, idx), _rows(y_train, idx)
-            losses = mean_loss(model, theta, x, y, s.loss)
-            ok = alive & torch.isfinite(losses)
-            for r in torch.nonzero(alive & ~ok).flatten().tolist():
-                diverged_epoch[r] = epoch
-            alive.mul_(ok)
-            (g,) = torch.autograd.grad(torch.where(alive, losses, 0.0).sum(), theta)
-            g.mul_(alive.unsqueeze(-1)).nan_to_num_(0.0, 0.0, 0.0)
-            opt.step(theta, g)
+            stop = start + s.batch_size
+            idx = order[:, start:stop]
+            # one gather per batch into a reused buffer: it stays in cache, where a gather
+            # of the whole epoch's (R, n, in) batches, several MB, does not
+            x = torch.index_select(x_train, 0, idx.reshape(-1), out=x_batch[: idx.numel()])
+            losses = step(theta, x.view(*idx.shape, -1), ys[:, start:stop], alive, grad)
+            if not (all_alive and math.isfinite(losses.sum())):  # one kernel, no sync on CPU
+                ok = alive & torch.isfinite(losses)
+                for r in torch.nonzero(alive & ~ok).flatten().tolist():
+                    diverged_epoch[r] = epoch
+                alive.mul_(ok)
+                all_alive = False
+                grad.mul_(alive.unsqueeze(-1))  # a diverged replica gets zero gradient
+            grad.nan_to_num_(0.0, 0.0, 0.0)
+            opt.step(theta, grad)
         record(epoch)
         if progress is not None:
             progress(epoch)
     return TrainResult(
         curves=curves,
-        params=theta.detach().cpu(),
+        params=theta.cpu(),
         snapshots=torch.stack(snaps, dim=1).cpu(),
         snapshot_epochs=keep,
         diverged_epoch=diverged_epoch,
