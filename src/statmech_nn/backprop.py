@@ -34,16 +34,11 @@ ACTIVATIONS = ("tanh", "sigmoid", "relu", "gelu", "identity")
 LOSSES = ("cross_entropy", "mse")
 
 
-def supports(model: Model, loss: str) -> bool:
-    """Whether :class:`Backprop` covers this model's activation and this loss."""
-    return model.arch.activation in ACTIVATIONS and loss in LOSSES
-
-
 class Backprop:
     """Mean loss, gradient and outputs of ``model`` for stacked parameters (R, P)."""
 
     def __init__(self, model: Model, loss: str):
-        if not supports(model, loss):
+        if model.arch.activation not in ACTIVATIONS or loss not in LOSSES:
             raise ValueError(f"no hand-written backward for {model.arch.name} with {loss}")
         self.model, self.loss = model, loss
         self.act = model.arch.activation

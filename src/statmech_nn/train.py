@@ -144,9 +144,6 @@ def _loss_and_hits(out: torch.Tensor, y: torch.Tensor, loss: str):
     return lse.sub_(picked).squeeze(-2), hits
 
 
-Step = Callable[
-    [torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor
-]
 Measure = Callable[[torch.Tensor], tuple[torch.Tensor, ...]]
 
 
@@ -157,40 +154,20 @@ def _step_and_measure(
     y_train: torch.Tensor,
     x_test: torch.Tensor,
     y_test: torch.Tensor,
-) -> tuple[Step, Measure]:
-    """The training step's gradient and the per-epoch evaluation, fastest available form.
+) -> tuple[backprop.Backprop, Measure]:
+    """The training step's gradient and the per-epoch evaluation.
 
-    ``step(theta, x, y, alive, out)`` returns the per-replica mean batch losses and
-    writes their gradient into ``out``; ``measure(theta)`` returns train loss,
-    train accuracy, test loss and test accuracy per replica. Models and losses
-    that :mod:`backprop` covers use its hand-written backward and evaluate train
-    and test sets in one forward; others fall back to autograd.
+    ``step.loss_and_grad(theta, x, y, out)`` returns the per-replica mean batch
+    losses and writes their gradient into ``out``; ``measure(theta)`` returns train loss,
+    train accuracy, test loss and test accuracy per replica. Both use the
+    hand-written backward of :mod:`backprop` (it covers every architecture and
+    loss of :mod:`models` and tests check it against autograd); train and test
+    sets go through one forward.
     """
-    if not backprop.supports(model, loss):
-
-        def autograd_step(theta, x, y, alive, out):
-            theta = theta.detach().requires_grad_(True)
-            losses = mean_loss(model, theta, x, y, loss)
-            ok = alive & torch.isfinite(losses)
-            (g,) = torch.autograd.grad(torch.where(ok, losses, 0.0).sum(), theta)
-            out.copy_(g)
-            return losses.detach()
-
-        def autograd_measure(theta):
-            return (
-                *evaluate(model, theta, x_train, y_train, loss),
-                *evaluate(model, theta, x_test, y_test, loss),
-            )
-
-        return autograd_step, autograd_measure
-
     bp = backprop.Backprop(model, loss)
     x_all = bp.shared_input(torch.cat([x_train, x_test]))
     y_all = torch.cat([y_train, y_test])
     parts = (slice(None, x_train.shape[0]), slice(x_train.shape[0], None))
-
-    def fast_step(theta, x, y, alive, out):
-        return bp.loss_and_grad(theta, x, y, out)
 
     def fast_measure(theta):
         out = bp.outputs(theta, x_all)  # (R, classes, n): train and test samples in one pass
@@ -199,7 +176,7 @@ def _step_and_measure(
             t for part in parts for t in (losses[:, part].mean(-1), hits[:, part].double().mean(-1))
         )
 
-    return fast_step, fast_measure
+    return bp, fast_measure
 
 
 def train_replicas(
@@ -260,7 +237,7 @@ def train_replicas(
             # one gather per batch into a reused buffer: it stays in cache, where a gather
             # of the whole epoch's (R, n, in) batches, several MB, does not
             x = torch.index_select(x_train, 0, idx.reshape(-1), out=x_batch[: idx.numel()])
-            losses = step(theta, x.view(*idx.shape, -1), ys[:, start:stop], alive, grad)
+            losses = step.loss_and_grad(theta, x.view(*idx.shape, -1), ys[:, start:stop], grad)
             if not (all_alive and math.isfinite(losses.sum())):  # one kernel, no sync on CPU
                 ok = alive & torch.isfinite(losses)
                 for r in torch.nonzero(alive & ~ok).flatten().tolist():
