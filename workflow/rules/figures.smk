@@ -7,6 +7,7 @@ rule figure_training_curves:
         "results/logs/figures/training_curves.log",
     benchmark:
         "results/benchmarks/figures/training_curves.tsv"
+    localrule: True
     conda:
         "../envs/statmech.yaml"
     threads: 1
@@ -28,6 +29,7 @@ rule figure_perceptron_generalization:
         "results/logs/figures/perceptron_generalization.log",
     benchmark:
         "results/benchmarks/figures/perceptron_generalization.tsv"
+    localrule: True
     conda:
         "../envs/statmech.yaml"
     threads: 1
@@ -49,6 +51,7 @@ rule figure_perceptron_capacity:
         "results/logs/figures/perceptron_capacity.log",
     benchmark:
         "results/benchmarks/figures/perceptron_capacity.tsv"
+    localrule: True
     conda:
         "../envs/statmech.yaml"
     threads: 1
@@ -70,6 +73,7 @@ rule figure_hopfield_capacity:
         "results/logs/figures/hopfield_capacity.log",
     benchmark:
         "results/benchmarks/figures/hopfield_capacity.tsv"
+    localrule: True
     conda:
         "../envs/statmech.yaml"
     threads: 1
@@ -91,6 +95,7 @@ rule figure_hopfield_energy:
         "results/logs/figures/hopfield_energy.log",
     benchmark:
         "results/benchmarks/figures/hopfield_energy.tsv"
+    localrule: True
     conda:
         "../envs/statmech.yaml"
     threads: 1
@@ -112,6 +117,7 @@ rule figure_ising_thermodynamics:
         "results/logs/figures/ising_thermodynamics.log",
     benchmark:
         "results/benchmarks/figures/ising_thermodynamics.tsv"
+    localrule: True
     conda:
         "../envs/statmech.yaml"
     threads: 1
@@ -133,6 +139,7 @@ rule figure_rbm_loglik:
         "results/logs/figures/rbm_loglik.log",
     benchmark:
         "results/benchmarks/figures/rbm_loglik.tsv"
+    localrule: True
     conda:
         "../envs/statmech.yaml"
     threads: 1
@@ -157,6 +164,7 @@ rule figure_slices_random_vs_hessian:
         "results/logs/figures/slices_random_vs_hessian.log",
     benchmark:
         "results/benchmarks/figures/slices_random_vs_hessian.tsv"
+    localrule: True
     conda:
         "../envs/statmech.yaml"
     threads: 1
@@ -179,6 +187,7 @@ rule figure_slices_1d:
         "results/logs/figures/slices_1d.log",
     benchmark:
         "results/benchmarks/figures/slices_1d.tsv"
+    localrule: True
     conda:
         "../envs/statmech.yaml"
     threads: 1
@@ -201,6 +210,7 @@ rule figure_projected_curvature:
         "results/logs/figures/projected_curvature.log",
     benchmark:
         "results/benchmarks/figures/projected_curvature.tsv"
+    localrule: True
     conda:
         "../envs/statmech.yaml"
     threads: 1
@@ -222,6 +232,7 @@ rule figure_hessian_spectrum:
         "results/logs/figures/hessian_spectrum.log",
     benchmark:
         "results/benchmarks/figures/hessian_spectrum.tsv"
+    localrule: True
     conda:
         "../envs/statmech.yaml"
     threads: 1
@@ -243,6 +254,7 @@ rule figure_curvature_vs_depth:
         "results/logs/figures/curvature_vs_depth.log",
     benchmark:
         "results/benchmarks/figures/curvature_vs_depth.tsv"
+    localrule: True
     conda:
         "../envs/statmech.yaml"
     threads: 1
@@ -264,6 +276,7 @@ rule figure_overlap_distributions:
         "results/logs/figures/overlap_distributions.log",
     benchmark:
         "results/benchmarks/figures/overlap_distributions.tsv"
+    localrule: True
     conda:
         "../envs/statmech.yaml"
     threads: 1
@@ -285,6 +298,7 @@ rule figure_overlap_vs_depth:
         "results/logs/figures/overlap_vs_depth.log",
     benchmark:
         "results/benchmarks/figures/overlap_vs_depth.tsv"
+    localrule: True
     conda:
         "../envs/statmech.yaml"
     threads: 1
@@ -306,6 +320,7 @@ rule figure_overlap_vs_train_size:
         "results/logs/figures/overlap_vs_train_size.log",
     benchmark:
         "results/benchmarks/figures/overlap_vs_train_size.tsv"
+    localrule: True
     conda:
         "../envs/statmech.yaml"
     threads: 1
