@@ -11,7 +11,7 @@ from statmech_nn.errors import InputError
 from statmech_nn.models import Model
 from statmech_nn.train import (
     TrainSettings,
-    _loss_and_hits,
+    loss_and_hits,
     per_sample_loss,
     resolve_device,
     snapshot_epochs,
@@ -131,7 +131,7 @@ def test_loss_and_hits_equal_per_sample_loss_and_argmax_ties_included(loss):
         if tie:  # sample 0: classes 1 and 2 tie for the maximum; argmax picks the first
             out[:, 1, 0] = out[:, 2, 0] = out[:, :, 0].max() + 1
             y[0] = 2
-        losses, hits = _loss_and_hits(out, y, loss)
+        losses, hits = loss_and_hits(out, y, loss)
         want = per_sample_loss(out, y, loss, class_dim=-2)
         torch.testing.assert_close(losses, want, rtol=1e-13, atol=1e-14)
         assert torch.equal(hits, out.argmax(-2) == y)

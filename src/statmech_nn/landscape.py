@@ -44,7 +44,7 @@ from statmech_nn.errors import InputError
 from statmech_nn.hessian import hvp
 from statmech_nn.io import labelled
 from statmech_nn.models import ACTIVATIONS, Architecture, Model
-from statmech_nn.train import per_sample_loss, resolve_device
+from statmech_nn.train import loss_and_hits, per_sample_loss, resolve_device
 
 NORMALISATIONS = ("filter", "layer", "global", "unit")
 BIAS_MODES = ("zero", "normalise")
@@ -315,23 +315,6 @@ def _activation_in_place(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
     return getattr(torch, f"{name}_", None) or ACTIVATIONS[name]
 
 
-def _loss_and_hits(out: torch.Tensor, y: torch.Tensor, loss: str):
-    """Per-sample loss and ``argmax == y`` for outputs (..., classes, n), classes first.
-
-    The loss is :func:`statmech_nn.train.per_sample_loss`. argmax over a
-    non-contiguous dimension is slow on CPU; a maximum and a gather are not.
-    Without ties and NaNs, y is the argmax exactly when f_y equals the maximum;
-    where a sample has tied maxima (argmax takes the first) or a NaN (argmax
-    takes it), the chunk falls back to argmax itself.
-    """
-    per_sample = per_sample_loss(out, y, loss, class_dim=-2)
-    top = out.amax(-2, keepdim=True)
-    if top.isnan().any() or (out == top).sum() != top.numel():
-        return per_sample, out.movedim(-2, -1).argmax(-1) == y
-    own = out.gather(-2, y.expand(*out.shape[:-2], 1, y.shape[-1]))
-    return per_sample, (own == top).squeeze(-2)
-
-
 @dataclass(frozen=True)
 class GridValues:
     """Mean loss and accuracy at each grid point, shape (..., n_points) or (..., n, m)."""
@@ -389,7 +372,7 @@ def evaluate_grid(
             for p0 in range(0, n_points, points):
                 out = _chunk_outputs(model, z, tail, coords[p0 : p0 + points], work)
                 out = out.view(vectors.shape[0], -1, *out.shape[1:])
-                per_sample, hits = _loss_and_hits(out, y, loss)
+                per_sample, hits = loss_and_hits(out, y, loss)
                 losses[b0 : b0 + origins, p0 : p0 + points] = per_sample.mean(-1)
                 accuracy[b0 : b0 + origins, p0 : p0 + points] = hits.to(out.dtype).mean(-1)
     return GridValues(losses.reshape(*lead, n_points), accuracy.reshape(*lead, n_points))

@@ -113,23 +113,19 @@ def snapshot_epochs(epochs: int, count: int) -> list[int]:
     return sorted({int(e) for e in np.linspace(0, epochs, max(count, 1)).round()})
 
 
-def _rows(t: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-    """``t[idx]`` for an (R, B) index: index_select is several times faster than fancy indexing."""
-    return t.index_select(0, idx.reshape(-1)).reshape(*idx.shape, *t.shape[1:])
-
-
 def _optimizer(s: TrainSettings) -> Optimizer:
     return Optimizer(s.optimizer, lr=s.lr, momentum=s.momentum, weight_decay=s.weight_decay)
 
 
-def _loss_and_hits(out: torch.Tensor, y: torch.Tensor, loss: str):
+def loss_and_hits(out: torch.Tensor, y: torch.Tensor, loss: str):
     """Per-sample loss and ``argmax == y`` for outputs (..., classes, n), classes first.
 
     torch's argmax and log_softmax over a non-innermost dimension are far slower
     than its amax (~100x and ~5x), so both start from the per-sample maximum m:
     −log softmax(f)_y = m + log Σ exp(f − m) − f_y. Where every sample has one
     maximum, argmax == y is f_y == m; argmax runs only on ties (a sample with
-    NaN outputs has a NaN loss, and its replica is marked diverged).
+    NaN outputs has a NaN loss and falls back to argmax too). Shared by training's
+    evaluation and the loss-landscape grids.
     """
     top = out.amax(-2, keepdim=True)
     picked = out.gather(-2, y.expand(*out.shape[:-2], 1, -1))
@@ -144,39 +140,27 @@ def _loss_and_hits(out: torch.Tensor, y: torch.Tensor, loss: str):
     return lse.sub_(picked).squeeze(-2), hits
 
 
-Measure = Callable[[torch.Tensor], tuple[torch.Tensor, ...]]
-
-
-def _step_and_measure(
-    model: Model,
-    loss: str,
+def _evaluator(
+    bp: backprop.Backprop,
     x_train: torch.Tensor,
     y_train: torch.Tensor,
     x_test: torch.Tensor,
     y_test: torch.Tensor,
-) -> tuple[backprop.Backprop, Measure]:
-    """The training step's gradient and the per-epoch evaluation.
-
-    ``step.loss_and_grad(theta, x, y, out)`` returns the per-replica mean batch
-    losses and writes their gradient into ``out``; ``measure(theta)`` returns train loss,
-    train accuracy, test loss and test accuracy per replica. Both use the
-    hand-written backward of :mod:`backprop` (it covers every architecture and
-    loss of :mod:`models` and tests check it against autograd); train and test
-    sets go through one forward.
-    """
-    bp = backprop.Backprop(model, loss)
+) -> Callable[[torch.Tensor], tuple[torch.Tensor, ...]]:
+    """``measure(theta)``: train loss, train accuracy, test loss and test accuracy per
+    replica, train and test samples through one forward of ``bp``."""
     x_all = bp.shared_input(torch.cat([x_train, x_test]))
     y_all = torch.cat([y_train, y_test])
     parts = (slice(None, x_train.shape[0]), slice(x_train.shape[0], None))
 
-    def fast_measure(theta):
-        out = bp.outputs(theta, x_all)  # (R, classes, n): train and test samples in one pass
-        losses, hits = _loss_and_hits(out, y_all, loss)
+    def measure(theta):
+        out = bp.outputs(theta, x_all)  # (R, classes, n)
+        losses, hits = loss_and_hits(out, y_all, bp.loss)
         return tuple(
             t for part in parts for t in (losses[:, part].mean(-1), hits[:, part].double().mean(-1))
         )
 
-    return bp, fast_measure
+    return measure
 
 
 def train_replicas(
@@ -209,7 +193,10 @@ def train_replicas(
     alive = torch.ones(len(seeds), dtype=torch.bool, device=x_train.device)
     all_alive = True
     diverged_epoch: list[int | None] = [None] * len(seeds)
-    step, measure = _step_and_measure(model, s.loss, x_train, y_train, x_test, y_test)
+    # the hand-written backward of :mod:`backprop` (every architecture and loss of
+    # :mod:`models`; tests check it against autograd)
+    bp = backprop.Backprop(model, s.loss)
+    measure = _evaluator(bp, x_train, y_train, x_test, y_test)
     grad = torch.empty_like(theta)
     x_batch = x_train.new_empty(len(seeds) * s.batch_size, x_train.shape[1])  # reused
 
@@ -237,7 +224,7 @@ def train_replicas(
             # one gather per batch into a reused buffer: it stays in cache, where a gather
             # of the whole epoch's (R, n, in) batches, several MB, does not
             x = torch.index_select(x_train, 0, idx.reshape(-1), out=x_batch[: idx.numel()])
-            losses = step.loss_and_grad(theta, x.view(*idx.shape, -1), ys[:, start:stop], grad)
+            losses = bp.loss_and_grad(theta, x.view(*idx.shape, -1), ys[:, start:stop], grad)
             if not (all_alive and math.isfinite(losses.sum())):  # one kernel, no sync on CPU
                 ok = alive & torch.isfinite(losses)
                 for r in torch.nonzero(alive & ~ok).flatten().tolist():
