@@ -357,11 +357,7 @@ def eigenpairs(
         for j in range(kept, m):
             w = op.apply(basis[j : j + 1])[0].detach().to(dtype)
             scale = torch.linalg.vector_norm(w)
-            v = basis[: j + 1]
-            h = torch.zeros(j + 1, dtype=dtype, device=device)
-            for _ in range(2):  # twice is enough (Giraud et al. 2005)
-                c = v @ w
-                w, h = w - c @ v, h + c
+            w, h = _orthogonalise(w, basis[: j + 1])
             proj[: j + 1, j] = h.cpu().double()
             beta = torch.linalg.vector_norm(w)
             broke = bool(beta <= 1e-12 * scale.clamp_min(torch.finfo(dtype).tiny)) and j + 1 < n
@@ -369,9 +365,8 @@ def eigenpairs(
             if broke:
                 # an invariant subspace: go on from a random vector orthogonal to it (its
                 # Ritz pairs are exact, but need not be the wanted end of the spectrum)
-                beta, w = beta.new_zeros(()), torch.randn(n, generator=gen, dtype=dtype).to(w)
-                for _ in range(2):
-                    w = w - (v @ w) @ v
+                fresh = torch.randn(n, generator=gen, dtype=dtype).to(w)
+                beta, w = beta.new_zeros(()), _orthogonalise(fresh, basis[: j + 1])[0]
             basis[j + 1] = w / torch.linalg.vector_norm(w) if j + 1 < n else 0.0
             theta, s = torch.linalg.eigh(proj[: j + 1, : j + 1], UPLO="U")
             order = torch.argsort(sign * theta, descending=True)
@@ -535,6 +530,18 @@ class Quadrature:
         return (self.weights.unsqueeze(-1) * g).sum(-2).mean(-2)
 
 
+def _orthogonalise(w: torch.Tensor, basis: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``w (..., P)`` minus its projection on the orthonormal rows of ``basis (..., k, P)``,
+    by classical Gram–Schmidt applied twice (twice is enough: Giraud et al. 2005), and
+    the projection coefficients (..., k)."""
+    coefficients = w.new_zeros(basis.shape[:-1])
+    for _ in range(2):
+        c = torch.einsum("...kp,...p->...k", basis, w)
+        w = w - torch.einsum("...k,...kp->...p", c, basis)
+        coefficients = coefficients + c
+    return w, coefficients
+
+
 def lanczos(
     matmat: MatMat, start: torch.Tensor, steps: int, generator: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -554,12 +561,6 @@ def lanczos(
     basis = torch.zeros((*start.shape[:-1], m, n), dtype=start.dtype, device=start.device)
     alpha, beta = [], []
 
-    def orthogonalise(w: torch.Tensor, upto: int) -> torch.Tensor:
-        b = basis[..., :upto, :]
-        for _ in range(2):
-            w = w - torch.einsum("...k,...kp->...p", torch.einsum("...kp,...p->...k", b, w), b)
-        return w
-
     for j in range(m):
         basis[..., j, :] = q
         w = matmat(q).detach()
@@ -567,12 +568,11 @@ def lanczos(
         if j == m - 1:
             break
         scale = torch.linalg.vector_norm(w, dim=-1)
-        w = orthogonalise(w, j + 1)
+        w = _orthogonalise(w, basis[..., : j + 1, :])[0]
         b = torch.linalg.vector_norm(w, dim=-1)
         broke = b <= eps * scale.clamp_min(torch.finfo(start.dtype).tiny)
-        fresh = orthogonalise(
-            torch.randn(w.shape, generator=generator, dtype=w.dtype).to(w.device), j + 1
-        )
+        fresh = torch.randn(w.shape, generator=generator, dtype=w.dtype).to(w.device)
+        fresh = _orthogonalise(fresh, basis[..., : j + 1, :])[0]
         w = torch.where(broke.unsqueeze(-1), fresh, w)
         q = w / torch.linalg.vector_norm(w, dim=-1, keepdim=True)
         beta.append(torch.where(broke, 0.0, b))
