@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from statmech_nn.backprop import Backprop
+from statmech_nn.backprop import BLOCK, Backprop
 from statmech_nn.models import Model
 from statmech_nn.train import mean_loss
 
@@ -48,3 +48,28 @@ def test_a_batch_of_another_size_gives_its_own_mean():
     bp.loss_and_grad(theta, big_x, big_y, grad)
     losses = bp.loss_and_grad(theta, x, y, grad)
     torch.testing.assert_close(losses, mean_loss(model, theta, x, y, "mse"), rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("arch", ["mlp-d2-w6-tanh", "perceptron"])
+def test_outputs_over_several_column_blocks_equal_the_model_forward(arch):
+    """More samples than one block, and a count that is no multiple of the padding."""
+    model, theta, _, _ = _problem(arch)
+    x = torch.randn(2 * BLOCK + 21, 5, dtype=torch.float64)
+    out = Backprop(model, "mse").outputs(theta, Backprop(model, "mse").shared_input(x))
+    assert out.shape == (3, 4, x.shape[0])
+    torch.testing.assert_close(out, model.forward(theta, x).mT, rtol=1e-12, atol=1e-14)
+
+
+def test_parameters_changed_in_place_or_replaced_are_seen():
+    """The layer views are kept for the same tensor, which an optimizer updates in place."""
+    model, theta, x, y = _problem("mlp-d1-w7")
+    bp, grad = Backprop(model, "cross_entropy"), torch.empty_like(theta)
+    bp.loss_and_grad(theta, x, y, grad)
+    theta.mul_(0.5)
+    losses = bp.loss_and_grad(theta, x, y, grad)
+    ref = mean_loss(model, theta, x, y, "cross_entropy")
+    torch.testing.assert_close(losses, ref, rtol=1e-12, atol=0)
+    other = theta.flip(0).contiguous()
+    losses = bp.loss_and_grad(other, x, y, grad)
+    ref = mean_loss(model, other, x, y, "cross_entropy")
+    torch.testing.assert_close(losses, ref, rtol=1e-12, atol=0)

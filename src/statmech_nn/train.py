@@ -231,8 +231,8 @@ def train_replicas(
                     diverged_epoch[r] = epoch
                 alive.mul_(ok)
                 all_alive = False
-                grad.mul_(alive.unsqueeze(-1))  # a diverged replica gets zero gradient
-            grad.nan_to_num_(0.0, 0.0, 0.0)
+                # a diverged replica gets zero gradient (its NaNs times zero are NaN)
+                grad.mul_(alive.unsqueeze(-1)).nan_to_num_(0.0, 0.0, 0.0)
             opt.step(theta, grad)
         record(epoch)
         if progress is not None:
