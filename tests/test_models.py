@@ -1,10 +1,12 @@
 import math
+import re
 
 import pytest
 import torch
 
+from statmech_nn.arch import ACTIVATION_NAMES, ARCH_REGEX
 from statmech_nn.errors import InputError
-from statmech_nn.models import Model, parse_architecture
+from statmech_nn.models import ACTIVATIONS, Model, parse_architecture
 
 
 @pytest.mark.parametrize(
@@ -89,3 +91,10 @@ def test_wrong_parameter_count_names_the_architecture():
     m = Model.build("perceptron", 4, 1)
     with pytest.raises(InputError, match="perceptron: expected 4 parameters, got 5"):
         m.unflatten(torch.zeros(5))
+
+
+def test_architecture_strings_name_exactly_the_activations_models_have():
+    """The Snakefile's torch-free wildcard regex and the models agree on activations."""
+    assert set(ACTIVATION_NAMES) == set(ACTIVATIONS)
+    for act in ACTIVATION_NAMES:
+        assert re.fullmatch(ARCH_REGEX, f"mlp-d1-w3-{act}")

@@ -9,7 +9,6 @@ every matmul, so R replicas run as one batched product without a Python loop.
 """
 
 import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -17,7 +16,10 @@ from functools import cached_property
 import torch
 import torch.nn.functional as F
 
+from statmech_nn.arch import ARCH_REGEX, Architecture, parse_architecture
 from statmech_nn.errors import InputError
+
+__all__ = ["ACTIVATIONS", "ARCH_REGEX", "Architecture", "Model", "linear", "parse_architecture"]
 
 ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "tanh": torch.tanh,
@@ -25,11 +27,6 @@ ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "gelu": F.gelu,
     "sigmoid": torch.sigmoid,
 }
-ARCH_REGEX = r"perceptron|mlp-d[1-9][0-9]*-w[1-9][0-9]*(-(tanh|relu|gelu|sigmoid))?"
-_ARCH = re.compile(
-    r"^(?:perceptron|mlp-d(?P<depth>[1-9]\d*)-w(?P<width>[1-9]\d*)"
-    r"(?:-(?P<act>tanh|relu|gelu|sigmoid))?)$"
-)
 
 
 def linear(h: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
@@ -50,36 +47,6 @@ def linear(h: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Te
         return torch.baddbmm(b.unsqueeze(-2), h, w.mT)
     out = h @ w.mT
     return out if b is None else out + b.unsqueeze(-2)
-
-
-@dataclass(frozen=True)
-class Architecture:
-    """A parsed architecture string: ``depth`` hidden layers of ``width`` units."""
-
-    name: str
-    depth: int
-    width: int
-    activation: str
-    bias: bool
-
-
-def parse_architecture(name: str) -> Architecture:
-    """Parse ``"perceptron"`` or ``"mlp-d{depth}-w{width}[-{activation}]"``."""
-    match = _ARCH.match(name)
-    if match is None:
-        raise InputError(
-            f"architecture {name!r}: expected 'perceptron' or 'mlp-d<depth>-w<width>[-<act>]' "
-            f"with depth, width >= 1 and act in {sorted(ACTIVATIONS)}"
-        )
-    if name == "perceptron":
-        return Architecture(name, depth=0, width=0, activation="identity", bias=False)
-    return Architecture(
-        name,
-        depth=int(match["depth"]),
-        width=int(match["width"]),
-        activation=match["act"] or "tanh",
-        bias=True,
-    )
 
 
 @dataclass(frozen=True)

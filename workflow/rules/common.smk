@@ -1,7 +1,7 @@
 # Shared helpers: wildcard constraints, target lists and input functions.
 from snakemake.io import report as in_report
 
-from statmech_nn.models import ARCH_REGEX
+from statmech_nn.arch import ARCH_REGEX
 
 
 wildcard_constraints:
