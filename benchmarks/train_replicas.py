@@ -1,4 +1,4 @@
-"""R = 16 replicas of a small MLP on digits: vectorised vs sequential loops vs plain vmap.
+"""R = 16 replicas of small MLPs on digits: vectorised vs sequential loops vs plain vmap.
 
 Two sequential baselines: the textbook loop a researcher writes (one
 nn.Sequential, torch.optim.Adam and loss.backward() per replica, trained one
@@ -12,8 +12,8 @@ do the same work: the same epochs, mini-batches and per-epoch evaluation on
 the full training and test sets, the initialisation (epoch 0) included, as a
 study records it.
 
-    python benchmarks/train_replicas.py [--arch mlp-d1-w64] [--replicas 16] [--epochs 5]
-        [--repeats 3] [--wall-threads 2]
+    python benchmarks/train_replicas.py [--arch mlp-d1-w32 mlp-d1-w64 ...] [--replicas 16]
+        [--epochs 5] [--repeats 3] [--wall-threads 2]
 """
 
 import argparse
@@ -121,26 +121,10 @@ def report(t, label):
     )
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--arch", default="mlp-d1-w64")
-    ap.add_argument("--replicas", type=int, default=16)
-    ap.add_argument("--epochs", type=int, default=5)
-    ap.add_argument("--repeats", type=int, default=3, help="best of this many runs each")
-    ap.add_argument(
-        "--wall-threads",
-        type=int,
-        default=0,
-        help="also time wall clock with this many threads (0: only 1-thread CPU time)",
-    )
-    args = ap.parse_args()
+def bench_arch(arch, data, args):
+    """Times of the four variants for one architecture (and its ratio line)."""
     torch.set_num_threads(1)
-    ds = digits(0.25, seed=0)
-    data = [
-        torch.as_tensor(ds[n].values).to(torch.float32 if n[0] == "x" else torch.long)
-        for n in ("x_train", "y_train", "x_test", "y_test")
-    ]
-    model = Model.build(args.arch, 64, 10)
+    model = Model.build(arch, 64, 10)
     s = TrainSettings(epochs=args.epochs, batch_size=64, optimizer="adam", lr=2e-3)
     seeds = list(range(args.replicas))
     warm = TrainSettings(epochs=1, batch_size=64, optimizer="adam", lr=2e-3)
@@ -155,15 +139,51 @@ def main() -> None:
         "vmap": lambda: plain_vmap(model, *data, s, seeds),
     }
     print(
-        f"{args.arch} on digits, R={args.replicas}, {args.epochs} epochs, "
-        f"best of {args.repeats} runs each"
+        f"{arch} ({model.n_params} parameters) on digits, R={args.replicas}, "
+        f"{args.epochs} epochs, best of {args.repeats} runs each"
     )
-    report(measure(variants, args.repeats, time.process_time), "CPU, 1 thread")
+    cpu = measure(variants, args.repeats, time.process_time)
+    report(cpu, "CPU, 1 thread")
     if args.wall_threads:
         torch.set_num_threads(args.wall_threads)
         report(
             measure(variants, args.repeats, time.perf_counter),
             f"wall, {args.wall_threads} threads",
+        )
+    return model.n_params, cpu
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument(
+        "--arch",
+        nargs="+",
+        default=["mlp-d1-w32", "mlp-d2-w32", "mlp-d4-w32", "mlp-d1-w64", "mlp-d1-w128"],
+        help="architectures (default: the default study's MLPs and the quick study's d1-w64)",
+    )
+    ap.add_argument("--replicas", type=int, default=16)
+    ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=3, help="best of this many runs each")
+    ap.add_argument(
+        "--wall-threads",
+        type=int,
+        default=0,
+        help="also time wall clock with this many threads (0: only 1-thread CPU time)",
+    )
+    args = ap.parse_args()
+    ds = digits(0.25, seed=0)
+    data = [
+        torch.as_tensor(ds[n].values).to(torch.float32 if n[0] == "x" else torch.long)
+        for n in ("x_train", "y_train", "x_test", "y_test")
+    ]
+    rows = [(arch, *bench_arch(arch, data, args)) for arch in args.arch]
+    print("\nsummary (CPU, 1 thread): batched replicas vs the textbook loop")
+    head = ("architecture", "params", "textbook", "batched", "speed-up")
+    print("  {:14s} {:>7s} {:>9s} {:>8s} {:>8s}".format(*head))
+    for arch, n_params, t in rows:
+        print(
+            f"  {arch:14s} {n_params:7d} {t['book']:8.2f}s {t['vec']:7.3f}s "
+            f"{t['book'] / t['vec']:7.1f}x"
         )
 
 

@@ -23,6 +23,14 @@ def copy_workflow(dest: Path) -> Path:
     return dest
 
 
+def copy_results(src: Path, dest: Path, *paths: str) -> None:
+    """Copy finished outputs (modification times kept) from one workflow copy to another,
+    so that a test can start from them instead of recomputing them."""
+    for rel in paths:
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src / rel, dest / rel)
+
+
 def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     """Run snakemake (the same Python environment as the tests) in ``workdir``."""
     proc = subprocess.run(

@@ -375,13 +375,13 @@ def _write_hessian_file(repo, dataset: str, arch: str, replicas: int):
 
 
 @pytest.mark.slow
-def test_slices_workflow_with_a_stand_in_hessian_file(tmp_path):
-    from conftest import copy_workflow, snakemake
+def test_slices_workflow_with_a_stand_in_hessian_file(quick_run, tmp_path):
+    from conftest import copy_results, copy_workflow, snakemake
 
     repo = copy_workflow(tmp_path / "repo")
     quick = ("--configfile", "config/quick.yaml", "--cores", "2")
     arch = "mlp-d2-w16-tanh"
-    snakemake(repo, *quick, f"results/train/digits/{arch}.nc", "results/data/digits.nc")
+    copy_results(quick_run, repo, "results/data/digits.nc", f"results/train/digits/{arch}.nc")
     spectra = _write_hessian_file(repo, "digits", arch, replicas=2)
     figures = [
         f"results/figures/{name}.png"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import xarray as xr
 
-from conftest import copy_workflow, snakemake
+from conftest import copy_results, copy_workflow, snakemake
 
 pytestmark = pytest.mark.slow
 QUICK = ("--configfile", "config/quick.yaml")
@@ -85,16 +85,15 @@ def test_path_like_wildcards_make_no_job(workflow_copy, target):
 
 
 @pytest.mark.parametrize("damage", ["truncated", "wrong-stage"])
-def test_bad_input_file_is_one_line_naming_the_file(workflow_copy, damage):
+def test_bad_input_file_is_one_line_naming_the_file(quick_run, workflow_copy, damage):
     repo = workflow_copy
     data = repo / "results/data/teacher.nc"
-    snakemake(repo, str(data.relative_to(repo)), "--cores", "1", *QUICK)
+    copy_results(quick_run, repo, "results/data/teacher.nc")  # a good file, then damaged
     if damage == "truncated":
         data.write_bytes(data.read_bytes()[:300])
         expected = "results/data/teacher.nc: not a readable netCDF file"
     else:
-        snakemake(repo, "results/train/teacher/perceptron.nc", "--cores", "1", *QUICK)
-        data.write_bytes((repo / "results/train/teacher/perceptron.nc").read_bytes())
+        data.write_bytes((quick_run / "results/train/teacher/perceptron.nc").read_bytes())
         expected = "results/data/teacher.nc: expected variable(s) x_train, y_train, x_test, y_test"
     target = "results/train/teacher/perceptron.nc"
     proc = snakemake(repo, target, "--force", "--cores", "1", *QUICK, check=False)
