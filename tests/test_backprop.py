@@ -55,7 +55,8 @@ def test_outputs_over_several_column_blocks_equal_the_model_forward(arch):
     """More samples than one block, and a count that is no multiple of the padding."""
     model, theta, _, _ = _problem(arch)
     x = torch.randn(2 * BLOCK + 21, 5, dtype=torch.float64)
-    out = Backprop(model, "mse").outputs(theta, Backprop(model, "mse").shared_input(x))
+    bp = Backprop(model, "mse")
+    out = bp.outputs(theta, bp.shared_input(x))
     assert out.shape == (3, 4, x.shape[0])
     torch.testing.assert_close(out, model.forward(theta, x).mT, rtol=1e-12, atol=1e-14)
 

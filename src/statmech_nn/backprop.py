@@ -33,7 +33,8 @@ import torch
 from statmech_nn.models import Model
 
 ACTIVATIONS = ("tanh", "sigmoid", "relu", "gelu", "identity")
-BLOCK = 256  # columns per pass of a shared-input evaluation
+ALIGN = 16  # shared-input columns are padded to a multiple of this (64-byte rows in float32)
+BLOCK = 256  # columns per pass of a shared-input evaluation (a multiple of ALIGN)
 LOSSES = ("cross_entropy", "mse")
 
 
@@ -81,22 +82,19 @@ class Backprop:
             scale = 2.0 if self.act == "tanh" and i < self.n_layers - 1 else 1.0  # stores 2u
             self._form.append((fed, scale, scale * (2.0 if fed else 1.0)))
 
-    def _buffer(self, tag: tuple, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
+    def _buffer(
+        self, tag: tuple, shape: tuple[int, ...], like: torch.Tensor, fill: float | None = None
+    ) -> torch.Tensor:
         """A reused buffer: a fresh multi-MB tensor per call would be returned to the OS
-        when freed and page-faulted in again (a third of an evaluation)."""
-        key = (tag, tuple(shape), like.dtype, like.device)
+        when freed and page-faulted in again (a third of an evaluation). With ``fill``, a
+        constant filled once (never written to)."""
+        key = (tag, fill, tuple(shape), like.dtype, like.device)
         if key not in self._buffers:
-            self._buffers[key] = like.new_empty(shape)
+            new = like.new_empty(shape) if fill is None else like.new_full(shape, fill)
+            self._buffers[key] = new
         return self._buffers[key]
 
-    def _constant(self, value: float, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
-        """A reused tensor filled with ``value`` (never written to)."""
-        key = (("constant", value), tuple(shape), like.dtype, like.device)
-        if key not in self._buffers:
-            self._buffers[key] = like.new_full(shape, value)
-        return self._buffers[key]
-
-    def _layers(self, theta: torch.Tensor) -> list["_Layer"]:
+    def _layers(self, theta: torch.Tensor) -> list[_Layer]:
         """Views of ``theta`` per layer; kept while the same tensor comes back (an
         optimizer updates it in place), which spares a dozen view ops per step."""
         if self._views is None or self._views[0] is not theta:
@@ -162,10 +160,10 @@ class Backprop:
             passed.append(a)
         raise AssertionError("unreachable")
 
-    def shared_input(self, x: torch.Tensor) -> "SharedInput":
+    def shared_input(self, x: torch.Tensor) -> SharedInput:
         """Inputs (n, in) shared by all replicas, as :meth:`outputs` takes them.
 
-        Features first, (in [+ 1], n padded to a multiple of 16 with zeros): torch's
+        Features first, (in [+ 1], n padded to a multiple of :data:`ALIGN` with zeros): torch's
         CPU GEMM runs about twice as fast when the rows of its operands and output
         start on cache lines (1797 columns: 7.4 ms, 1808: 3.4 ms). With a bias,
         β·(x | 1) with the first layer's β: the bias then rides in the GEMM, where
@@ -173,14 +171,14 @@ class Backprop:
         """
         n = x.shape[0]
         rows = x.shape[1] + (1 if self.bias else 0)
-        xt = x.new_zeros(rows, -(-n // 16) * 16)
+        xt = x.new_zeros(rows, -(-n // ALIGN) * ALIGN)
         xt[: x.shape[1], :n] = x.T
         if self.bias:
             xt[-1, :n] = 1.0
             xt.mul_(self._form[0][1])
         return SharedInput(xt, n)
 
-    def outputs(self, theta: torch.Tensor, inputs: "SharedInput") -> torch.Tensor:
+    def outputs(self, theta: torch.Tensor, inputs: SharedInput) -> torch.Tensor:
         """Network outputs (R, classes, n), classes first, for :meth:`shared_input`'s ``inputs``.
 
         Every layer runs features first, (R, width, columns): the first as one GEMM
@@ -219,7 +217,7 @@ class Backprop:
         """Per-replica mean loss (R,) and its gradient with respect to the outputs ``z``."""
         n = z.shape[-1]
         idx = y.unsqueeze(1)
-        minus_one = self._constant(-1.0, idx.shape, z)
+        minus_one = self._buffer(("constant",), idx.shape, z, fill=-1.0)
         if self.loss == "cross_entropy":
             logp = torch.log_softmax(z, dim=1)
             losses = logp.gather(1, idx).sum((1, 2)).mul_(-1.0 / n)
@@ -249,7 +247,7 @@ class Backprop:
                 p = layers[layer]
                 a = x if layer == 0 else passed[layer - 1]  # (R, n, in)
                 db = None if p.b is None else d.sum(-1, keepdim=True)
-                if layer > 0 and self.act == "tanh":  # δ·hᵀ with h = 2s − 1
+                if self._form[layer][0]:  # fed by tanh in sigmoid form: δ·hᵀ with h = 2s − 1
                     buf = self._buffer(("grad", layer), p.w.shape, x)
                     dw = torch.baddbmm(buf, d, a, beta=0, alpha=2, out=buf).sub_(db)
                 else:
@@ -263,10 +261,8 @@ class Backprop:
     def _back_through_activation(
         self, layer: int, w: torch.Tensor, d: torch.Tensor, kept: torch.Tensor
     ) -> torch.Tensor:
-        """∂L/∂u (R, n, in) of the previous layer from δ (R, out, n) of this one.
-
-        ``kept`` (R, n, in) is consumed.
-        """
+        """∂L/∂u (R, n, in) of the previous layer from δ (R, out, n) of this one and
+        ``kept`` (R, n, in), the value :meth:`_activate` kept for that layer."""
         if self.act == "tanh":  # ∂h/∂u = 4s(1 − s), s = σ(2u)
             buf = self._buffer(("back", layer), kept.shape, kept)
             dh = torch.baddbmm(buf, d.mT, w, beta=0, alpha=4, out=buf)
