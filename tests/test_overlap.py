@@ -29,9 +29,9 @@ def _data(n: int = 20, dim: int = 3, classes: int = 2, seed: int = 0):
     )
 
 
-def _random_perm(model: Model, seed: int) -> list[np.ndarray]:
+def _random_perm(model: Model, seed: int) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
-    return [rng.permutation(model.arch.width) for _ in range(model.arch.depth)]
+    return {g: rng.permutation(len(p)) for g, p in ov.identity_permutation(model).items()}
 
 
 @pytest.mark.parametrize("arch", ARCHS)
@@ -76,7 +76,7 @@ def test_perceptron_has_nothing_to_permute():
     model = Model.build("perceptron", 3, 2)
     a, b = model.init(1, torch.float64), model.init(2, torch.float64)
     perm, sweeps = ov.weight_matching(model, a, b)
-    assert perm == [] and sweeps == 0
+    assert perm == {} and sweeps == 0
     torch.testing.assert_close(ov.permute(model, b, perm), b)
 
 

@@ -3,7 +3,7 @@
 For the small MLPs of this study, autograd's graph bookkeeping and torch's CPU
 ``tanh`` (about three times the cost of its ``sigmoid``) dominate replica
 training. This module computes the same per-replica mean loss and gradient as
-autograd through :meth:`Model.forward` and ``train.per_sample_loss``, with the
+autograd through :meth:`MLP.forward` and ``losses.per_sample_loss``, with the
 chain rule written out as batched matmuls over the replica dimension.
 
 Layout in training: hidden activations are rows first, (R, n, width), and the
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import torch
 
-from statmech_nn.models import Model
+from statmech_nn.nets.mlp import MLP
 
 ACTIVATIONS = ("tanh", "sigmoid", "relu", "gelu", "identity")
 ALIGN = 16  # shared-input columns are padded to a multiple of this (64-byte rows in float32)
@@ -66,7 +66,7 @@ class _Layer:
 class Backprop:
     """Mean loss, gradient and outputs of ``model`` for stacked parameters (R, P)."""
 
-    def __init__(self, model: Model, loss: str):
+    def __init__(self, model: MLP, loss: str):
         if model.arch.activation not in ACTIVATIONS or loss not in LOSSES:
             raise ValueError(f"no hand-written backward for {model.arch.name} with {loss}")
         self.model, self.loss = model, loss

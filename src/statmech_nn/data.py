@@ -18,7 +18,7 @@ from sklearn.model_selection import train_test_split
 from statmech_nn.dims import FEATURE, TEST_SAMPLE, TRAIN_SAMPLE
 from statmech_nn.errors import InputError
 from statmech_nn.io import labelled
-from statmech_nn.models import Model
+from statmech_nn.nets.mlp import MLP
 from statmech_nn.seeds import derive_seed
 
 
@@ -65,7 +65,7 @@ def teacher_student(
     a fraction ``label_noise`` of the training labels is flipped.
     """
     gen = torch.Generator().manual_seed(seed)
-    model = Model.build(teacher, dim, 1)
+    model = MLP.build(teacher, dim, 1)
     theta = torch.randn(model.n_params, generator=gen, dtype=torch.float64)
     x = torch.randn(n_train + n_test, dim, generator=gen, dtype=torch.float64)
     y = (model.forward(theta, x)[:, 0] > 0).long()

@@ -42,9 +42,10 @@ from torch.func import grad, hessian, jacrev, jvp, linearize, vjp, vmap
 from statmech_nn.dims import EIGEN, PARAM, REPLICA
 from statmech_nn.errors import InputError
 from statmech_nn.io import labelled
-from statmech_nn.models import Model
+from statmech_nn.losses import loss_units, per_sample_loss
+from statmech_nn.nets import Network, input_shape_of, network_from_attrs
 from statmech_nn.seeds import derive_seed
-from statmech_nn.train import mean_loss, per_sample_loss, resolve_device
+from statmech_nn.train import mean_loss, resolve_device
 
 log = logging.getLogger("statmech_nn")
 Loss = Callable[[torch.Tensor], torch.Tensor]
@@ -627,7 +628,7 @@ def hvp_batch_size(
     One vmapped forward-over-reverse HVP holds about six activation-sized
     tensors per sample and layer unit (primal, tangent, cotangent and its
     tangent, activation derivatives) plus four parameter-sized ones; ``widths``
-    is the sum of all layer sizes of the network.
+    is the network's activations per sample.
     """
     per_vector = itemsize * (6 * n_samples * widths + 4 * n_params)
     return max(1, int(memory_mb * 2**20 // per_vector))
@@ -682,7 +683,7 @@ VARIABLES: dict[str, tuple[tuple[str, ...], str, str]] = {
 class LossProblem:
     """A model's training loss on fixed data, as the closures the estimators take."""
 
-    model: Model
+    model: Network
     x: torch.Tensor
     y: torch.Tensor
     loss: str
@@ -704,8 +705,7 @@ class LossProblem:
         return ggn_matmat(self.outputs, self.output_loss, theta, mode == "linearize")
 
     def batch_size(self, memory_mb: float, itemsize: int) -> int:
-        arch = self.model.arch
-        widths = self.model.in_dim + arch.depth * arch.width + self.model.out_dim
+        widths = self.model.activations_per_sample
         return hvp_batch_size(self.model.n_params, len(self.y), widths, itemsize, memory_mb)
 
 
@@ -851,7 +851,9 @@ def hessian_study(
     dev, dtype = resolve_device(device), getattr(torch, cfg["dtype"])
     trained = trained.isel({REPLICA: slice(0, cfg["replicas"])})
     x, y = training_subset(data, cfg["samples"], seed)
-    model = Model.build(trained.attrs["arch"], x.shape[1], int(data.attrs["n_classes"]))
+    model = network_from_attrs(
+        trained.attrs, input_shape_of(data.attrs, x.shape[1]), int(data.attrs["n_classes"])
+    )
     problem = LossProblem(
         model,
         torch.as_tensor(x).to(dev, dtype),
@@ -891,7 +893,7 @@ def hessian_study(
     hvps[:, 7] = cfg["trace_probes"] if cfg["ggn"] else 0
     results["hvp_count"] = hvps
 
-    unit = "nats" if problem.loss == "cross_entropy" else "1"
+    unit = loss_units(problem.loss)
     units = {"L": unit, "1/L": "1" if unit == "1" else f"1/{unit}", "1": "1"}
     variables = {}
     for name, values in results.items():
@@ -919,12 +921,9 @@ def hessian_study(
         variables,
         coords=coords,
         attrs={
-            "arch": model.arch.name,
-            "depth": model.arch.depth,
-            "width": model.arch.width,
+            **model.describe(),
             "dataset": trained.attrs.get("dataset", ""),
             "loss": problem.loss,
-            "n_params": n,
             "n_samples": len(y),
             "dtype": cfg["dtype"],
             "tau": cfg["tau"],

@@ -39,12 +39,15 @@ import torch
 import xarray as xr
 from torch.func import vmap
 
+from statmech_nn.arch import Architecture
 from statmech_nn.dims import PARAM, REPLICA, SNAPSHOT
 from statmech_nn.errors import InputError
 from statmech_nn.hessian import hvp
 from statmech_nn.io import labelled
-from statmech_nn.models import ACTIVATIONS, Architecture, Model
-from statmech_nn.train import loss_and_hits, per_sample_loss, resolve_device
+from statmech_nn.losses import loss_and_hits, loss_units, per_sample_loss
+from statmech_nn.nets import MLP, Network, network_from_attrs
+from statmech_nn.nets.mlp import ACTIVATIONS
+from statmech_nn.train import resolve_device
 
 NORMALISATIONS = ("filter", "layer", "global", "unit")
 BIAS_MODES = ("zero", "normalise")
@@ -56,14 +59,16 @@ LossFn = Callable[[torch.Tensor], torch.Tensor]
 # ---------------------------------------------------------------- directions
 
 
-def normalisation_groups(model: Model, normalisation: str, bias: str) -> tuple[torch.Tensor, int]:
+def normalisation_groups(model: Network, normalisation: str, bias: str) -> tuple[torch.Tensor, int]:
     """Group id of every flat parameter for ``normalisation`` and the number of groups.
 
-    ``filter``: one group per row (output unit) of each weight matrix; ``layer``:
+    ``filter``: one group per row (output unit) of each weight matrix and per output
+    channel (filter) of each convolution kernel; ``layer``:
     one per tensor; ``global`` and ``unit``: one for everything. 1-D tensors
-    (biases) form one group each when ``bias == "normalise"``; with ``"zero"``
-    they get the id ``n_groups`` (outside every group), which the normalisation
-    sets to zero.
+    (biases, and the scales and shifts of normalisation layers) form one group
+    each when ``bias == "normalise"``; with ``"zero"`` (Li et al.'s choice) they
+    get the id ``n_groups`` (outside every group), which the normalisation sets
+    to zero.
     """
     if normalisation not in NORMALISATIONS:
         raise InputError(f"normalisation {normalisation!r}: expected one of {NORMALISATIONS}")
@@ -77,8 +82,8 @@ def normalisation_groups(model: Model, normalisation: str, bias: str) -> tuple[t
             ids.append(torch.full((size,), -1))
         elif normalisation in ("global", "unit"):
             ids.append(torch.zeros(size, dtype=torch.long))
-        elif normalisation == "filter" and len(shape) == 2:
-            ids.append(n_groups + torch.arange(shape[0]).repeat_interleave(shape[1]))
+        elif normalisation == "filter" and len(shape) >= 2:
+            ids.append(n_groups + torch.arange(shape[0]).repeat_interleave(size // shape[0]))
             n_groups += shape[0]
         else:  # a whole tensor: layer normalisation, or a 1-D tensor under filter
             ids.append(torch.full((size,), n_groups))
@@ -94,7 +99,7 @@ def _group_sums(v: torch.Tensor, gid: torch.Tensor, n_groups: int) -> torch.Tens
 
 
 def normalise_direction(
-    model: Model, d: torch.Tensor, theta: torch.Tensor, normalisation: str, bias: str = "zero"
+    model: Network, d: torch.Tensor, theta: torch.Tensor, normalisation: str, bias: str = "zero"
 ) -> torch.Tensor:
     """Rescale every group of ``d`` (..., P) to the norm of the same group of ``theta``.
 
@@ -114,7 +119,7 @@ def normalise_direction(
 
 
 def orthogonalise_within_groups(
-    model: Model, d: torch.Tensor, against: torch.Tensor, normalisation: str, bias: str = "zero"
+    model: Network, d: torch.Tensor, against: torch.Tensor, normalisation: str, bias: str = "zero"
 ) -> torch.Tensor:
     """Remove from every group of ``d`` its projection on the same group of ``against``.
 
@@ -130,7 +135,7 @@ def orthogonalise_within_groups(
 
 
 def random_directions(
-    model: Model,
+    model: Network,
     theta: torch.Tensor,
     k: int,
     normalisation: str = "filter",
@@ -189,7 +194,7 @@ def pca_directions(snapshots: torch.Tensor, final: torch.Tensor, k: int = 2):
 # ---------------------------------------------------------------- evaluation
 
 
-def memory_per_point(model: Model, n_samples: int, itemsize: int) -> int:
+def memory_per_point(model: Network, n_samples: int, itemsize: int) -> int:
     """Bytes one grid point needs in a chunk (activations, outputs, parameters), an estimate."""
     widths = model.arch.width * model.arch.depth
     return itemsize * (n_samples * (2 * widths + 3 * model.out_dim) + model.n_params)
@@ -200,16 +205,16 @@ def chunk_size(bytes_per_item: int, memory_budget_mb: float, total: int) -> int:
     return int(max(1, min(total, memory_budget_mb * 2**20 // max(bytes_per_item, 1))))
 
 
-def _tail_model(model: Model) -> Model | None:
+def _tail_model(model: MLP) -> MLP | None:
     """The model of layers 1.. (their flat layout is that of this smaller MLP), or None."""
     if model.n_layers == 1:
         return None
     a = model.arch
     tail = Architecture(f"{a.name} after layer 0", a.depth - 1, a.width, a.activation, a.bias)
-    return Model(tail, a.width, model.out_dim)
+    return MLP(tail, a.width, model.out_dim)
 
 
-def _sigmoid_form(model: Model, v: torch.Tensor) -> torch.Tensor:
+def _sigmoid_form(model: MLP, v: torch.Tensor) -> torch.Tensor:
     """Parameters (..., P) of a tanh MLP rewritten for σ activations: the same outputs.
 
     tanh(u) = 2σ(2u) − 1, so a layer fed by tanh(u) computes W·tanh(u) + b =
@@ -231,7 +236,7 @@ def _sigmoid_form(model: Model, v: torch.Tensor) -> torch.Tensor:
     return model.flatten(out)
 
 
-def _first_layer_products(model: Model, params: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+def _first_layer_products(model: MLP, params: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """The first layer's X·Wᵀ + b for parameter sets (..., P): (..., n, width).
 
     For a one-layer model this is the output, returned classes first: (..., out, n).
@@ -245,7 +250,7 @@ def _first_layer_products(model: Model, params: torch.Tensor, x: torch.Tensor) -
     return z if b is None else z + b.unsqueeze(-2)
 
 
-def _workspace(model: Model, count: int, n_samples: int, like: torch.Tensor) -> list[torch.Tensor]:
+def _workspace(model: MLP, count: int, n_samples: int, like: torch.Tensor) -> list[torch.Tensor]:
     """Flat buffers for :func:`_chunk_outputs` of up to ``count`` parameter sets.
 
     Allocated once per evaluation and reused by every chunk: a fresh allocation
@@ -266,14 +271,14 @@ def _view(buffer: torch.Tensor, *shape: int) -> torch.Tensor:
 
 
 def _chunk_outputs(
-    model: Model, z: torch.Tensor, tail: torch.Tensor, c: torch.Tensor, work: list[torch.Tensor]
+    model: MLP, z: torch.Tensor, tail: torch.Tensor, c: torch.Tensor, work: list[torch.Tensor]
 ) -> torch.Tensor:
     """Network outputs (b·p, out, n), classes first, at θ₀ + Σⱼ cⱼdⱼ for b origins, p points.
 
     ``z`` (b, k + 1, n, width) holds the first layer's X·W₀ᵀ + b₀ and X·Dⱼᵀ + dⱼ
     (:func:`_first_layer_products`), ``tail`` (b, k + 1, P₁) the parameters of
     layers 1.. of θ₀ and the dⱼ; results go into the buffers ``work``
-    (:func:`_workspace`). The same function as :meth:`Model.forward` at each
+    (:func:`_workspace`). The same function as :meth:`MLP.forward` at each
     point, arranged for throughput: one product of the coordinates (1, c) with
     ``z`` gives the first layer, one with ``tail`` every point's later weights;
     those layers are batched matmuls over all b·p parameter sets with the bias
@@ -324,7 +329,7 @@ class GridValues:
 
 
 def evaluate_grid(
-    model: Model,
+    model: Network,
     theta0: torch.Tensor,
     directions: torch.Tensor,
     coords: torch.Tensor,
@@ -332,6 +337,7 @@ def evaluate_grid(
     y: torch.Tensor,
     loss: str,
     memory_budget_mb: float = 32.0,
+    fast: bool = True,
 ) -> GridValues:
     """Loss and accuracy at θ₀ + Σⱼ cⱼ dⱼ for every row c of ``coords`` (n_points, k).
 
@@ -342,7 +348,8 @@ def evaluate_grid(
     accuracy the fraction of argmax hits. Points are evaluated in chunks that fit
     ``memory_budget_mb``, all points of a chunk in one broadcast pass; the first
     layer uses X·W₀ᵀ + Σ cⱼ X·Dⱼᵀ with the k + 1 products computed once per origin.
-    Runs in the dtype of ``theta0``. Interpolation between θa and θb is
+    Runs in the dtype of ``theta0``. An MLP takes its fast path unless ``fast`` is
+    False (parity tests); any other network the generic one. Interpolation between θa and θb is
     ``evaluate_grid(model, θa, (θb − θa)[None], t[:, None], ...)``.
     """
     k = directions.shape[-2]
@@ -353,6 +360,36 @@ def evaluate_grid(
     directions = directions.expand(*lead, *directions.shape[-2:]).reshape(-1, k, theta0.shape[-1])
     coords = coords.to(theta0)
     x, y = x.to(theta0), y.to(theta0.device)
+    grid = _mlp_grid if fast and isinstance(model, MLP) else _generic_grid
+    with torch.no_grad():
+        losses, accuracy = grid(model, theta0, directions, coords, x, y, loss, memory_budget_mb)
+    n_points = coords.shape[0]
+    return GridValues(losses.reshape(*lead, n_points), accuracy.reshape(*lead, n_points))
+
+
+def _generic_grid(model: Network, theta0, directions, coords, x, y, loss, budget):
+    """Any network: chunks of (origin, point) pairs, each chunk's parameter vectors
+    θ₀ + Σⱼ cⱼdⱼ formed and passed through the network's batched forward at once."""
+    n_points, n_batch = coords.shape[0], theta0.shape[0]
+    total = n_batch * n_points
+    per_point = memory_per_point(model, x.shape[0], theta0.element_size())
+    step = chunk_size(per_point, budget, total)
+    losses, accuracy = theta0.new_empty(total), theta0.new_empty(total)
+    for start in range(0, total, step):
+        idx = torch.arange(start, min(start + step, total), device=theta0.device)
+        origin, point = idx // n_points, idx % n_points
+        params = theta0[origin] + torch.einsum("ck,ckp->cp", coords[point], directions[origin])
+        out = model.forward(params, x).movedim(-1, -2)  # (chunk, classes, n)
+        per_sample, hits = loss_and_hits(out, y, loss)
+        losses[start : start + len(idx)] = per_sample.mean(-1)
+        accuracy[start : start + len(idx)] = hits.to(out.dtype).mean(-1)
+    return losses.view(n_batch, n_points), accuracy.view(n_batch, n_points)
+
+
+def _mlp_grid(model: MLP, theta0, directions, coords, x, y, loss, memory_budget_mb):
+    """The MLP's fast path: the first layer from k + 1 products per origin, later
+    layers as batched matmuls over all points of a chunk (see :func:`evaluate_grid`)."""
+    k = directions.shape[-2]
     per_point = memory_per_point(model, x.shape[0], theta0.element_size())
     n_points, n_batch = coords.shape[0], theta0.shape[0]
     points = chunk_size(per_point, memory_budget_mb, n_points)
@@ -362,24 +399,23 @@ def evaluate_grid(
     accuracy = theta0.new_empty(n_batch, n_points)
     work = _workspace(model, origins * points, x.shape[0], theta0)
     n_first = sum(math.prod(s) for n, s in model.shapes.items() if n.startswith("layer0."))
-    with torch.no_grad():
-        for b0 in range(0, n_batch, origins):
-            vectors = torch.cat([theta0[b0 : b0 + origins, None], directions[b0 : b0 + origins]], 1)
-            if model.arch.activation == "tanh" and model.n_layers > 1:
-                vectors = _sigmoid_form(model, vectors)
-            z = _first_layer_products(model, vectors, x)
-            tail = vectors[..., n_first:]
-            for p0 in range(0, n_points, points):
-                out = _chunk_outputs(model, z, tail, coords[p0 : p0 + points], work)
-                out = out.view(vectors.shape[0], -1, *out.shape[1:])
-                per_sample, hits = loss_and_hits(out, y, loss)
-                losses[b0 : b0 + origins, p0 : p0 + points] = per_sample.mean(-1)
-                accuracy[b0 : b0 + origins, p0 : p0 + points] = hits.to(out.dtype).mean(-1)
-    return GridValues(losses.reshape(*lead, n_points), accuracy.reshape(*lead, n_points))
+    for b0 in range(0, n_batch, origins):
+        vectors = torch.cat([theta0[b0 : b0 + origins, None], directions[b0 : b0 + origins]], 1)
+        if model.arch.activation == "tanh" and model.n_layers > 1:
+            vectors = _sigmoid_form(model, vectors)
+        z = _first_layer_products(model, vectors, x)
+        tail = vectors[..., n_first:]
+        for p0 in range(0, n_points, points):
+            out = _chunk_outputs(model, z, tail, coords[p0 : p0 + points], work)
+            out = out.view(vectors.shape[0], -1, *out.shape[1:])
+            per_sample, hits = loss_and_hits(out, y, loss)
+            losses[b0 : b0 + origins, p0 : p0 + points] = per_sample.mean(-1)
+            accuracy[b0 : b0 + origins, p0 : p0 + points] = hits.to(out.dtype).mean(-1)
+    return losses, accuracy
 
 
 def line(
-    model: Model,
+    model: Network,
     theta0: torch.Tensor,
     direction: torch.Tensor,
     t: torch.Tensor,
@@ -395,7 +431,7 @@ def line(
 
 
 def interpolate(
-    model: Model,
+    model: Network,
     theta_a: torch.Tensor,
     theta_b: torch.Tensor,
     t: torch.Tensor,
@@ -409,7 +445,7 @@ def interpolate(
 
 
 def plane(
-    model: Model,
+    model: Network,
     theta0: torch.Tensor,
     d1: torch.Tensor,
     d2: torch.Tensor,
@@ -498,14 +534,9 @@ def plane_curvatures(d1: torch.Tensor, d2: torch.Tensor, h1: torch.Tensor, h2: t
     return torch.linalg.eigvalsh(m)
 
 
-def model_loss(model: Model, x: torch.Tensor, y: torch.Tensor, loss: str) -> LossFn:
+def model_loss(model: Network, x: torch.Tensor, y: torch.Tensor, loss: str) -> LossFn:
     """The mean training loss as a function of parameters (..., P)."""
     return lambda theta: per_sample_loss(model.forward(theta, x), y, loss).mean(-1)
-
-
-def loss_units(loss: str) -> str:
-    """Units of a loss value (and of a curvature, parameters being dimensionless)."""
-    return "nats" if loss == "cross_entropy" else "1"
 
 
 def _mean_sem(v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -515,7 +546,7 @@ def _mean_sem(v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor
 
 
 def curvature_statistics(
-    model: Model,
+    model: Network,
     theta: torch.Tensor,
     x: torch.Tensor,
     y: torch.Tensor,
@@ -620,7 +651,7 @@ def curvature_statistics(
 
 
 def _axis_directions(
-    model: Model,
+    model: Network,
     params: torch.Tensor,
     axes: Sequence[str],
     normalisation: str,
@@ -712,7 +743,7 @@ def grid_curvature(
 
 
 def slice_dataset(
-    model: Model,
+    model: Network,
     params: torch.Tensor,
     data: Mapping[str, torch.Tensor],
     loss: str,
@@ -825,7 +856,7 @@ def healthy_replicas(train: xr.Dataset, count: int) -> np.ndarray:
 
 
 def _study_inputs(train: xr.Dataset, data: xr.Dataset, replicas: np.ndarray, dtype: torch.dtype):
-    model = Model.from_attrs(train.attrs)
+    model = network_from_attrs(train.attrs)
     params = torch.as_tensor(train["params"].sel({REPLICA: replicas}).values).to(dtype)
     tensors = {
         name: torch.as_tensor(data[name].values).to(dtype if name[0] == "x" else torch.long)

@@ -37,12 +37,13 @@ from threadpoolctl import threadpool_limits
 from statmech_nn.dims import REPLICA
 from statmech_nn.errors import InputError
 from statmech_nn.io import labelled
-from statmech_nn.landscape import interpolate, loss_units
-from statmech_nn.models import Model
+from statmech_nn.landscape import interpolate
+from statmech_nn.losses import loss_units
+from statmech_nn.nets import Network, network_from_attrs
 
 log = logging.getLogger(__name__)
 ALIGNMENTS = ("raw", "aligned")
-Permutation = list[np.ndarray]  # one index array per hidden layer
+Permutation = dict[str, np.ndarray]  # permutation group -> index array
 
 
 # ---------------------------------------------------------------- overlaps
@@ -54,14 +55,13 @@ def overlap_matrix(theta: torch.Tensor) -> torch.Tensor:
     return unit @ unit.mT
 
 
-def layer_slices(model: Model) -> list[torch.Tensor]:
-    """Flat indices of the parameters of each layer (its weight and bias), layer 0 first."""
+def layer_slices(model: Network) -> list[torch.Tensor]:
+    """Flat indices of the parameters of each layer (e.g. its weight and bias), in order."""
     names = np.asarray(model.param_tensor)
-    layers = np.char.partition(names.astype(str), ".")[:, 0]
-    return [torch.as_tensor(np.flatnonzero(layers == f"layer{i}")) for i in range(model.n_layers)]
+    return [torch.as_tensor(np.flatnonzero(np.isin(names, t))) for t in model.layers.values()]
 
 
-def layer_overlaps(model: Model, theta: torch.Tensor) -> torch.Tensor:
+def layer_overlaps(model: Network, theta: torch.Tensor) -> torch.Tensor:
     """Overlap matrices per layer, (n_layers, ..., R, R), from replicas θ (..., R, P)."""
     return torch.stack([overlap_matrix(theta[..., idx]) for idx in layer_slices(model)])
 
@@ -79,7 +79,7 @@ def pair_values(matrix: torch.Tensor | np.ndarray) -> np.ndarray:
     return m[..., a, b]
 
 
-def pair_overlaps(model: Model, theta_a: torch.Tensor, theta_b: torch.Tensor):
+def pair_overlaps(model: Network, theta_a: torch.Tensor, theta_b: torch.Tensor):
     """Total and per-layer overlaps of paired vectors (..., P): ((...), (n_layers, ...))."""
 
     def cos(u, v):
@@ -93,23 +93,48 @@ def pair_overlaps(model: Model, theta_a: torch.Tensor, theta_b: torch.Tensor):
 # ---------------------------------------------------------------- alignment
 
 
-def identity_permutation(model: Model) -> Permutation:
-    return [np.arange(model.arch.width) for _ in range(model.arch.depth)]
+def identity_permutation(model: Network) -> Permutation:
+    """No unit moved: one identity per permutation group of the network."""
+    return {g: np.arange(_group_size(model, g)) for g in _groups(model)}
 
 
-def permute(model: Model, theta: torch.Tensor, perm: Permutation) -> torch.Tensor:
-    """θ (..., P) with hidden units permuted: rows of W_l, b_l by perm[l], columns of W_{l+1}.
+def _groups(model: Network) -> dict[str, tuple[tuple[str, int], ...]]:
+    return model.permutation.axes if model.permutation is not None else {}
 
-    Unit i of layer l of the result is unit perm[l][i] of θ; the function is unchanged.
+
+def _group_size(model: Network, group: str) -> int:
+    name, axis = model.permutation.axes[group][0]
+    return model.shapes[name][axis]
+
+
+def _permuted(tensor, axes: dict[int, str], perm: Permutation, skip: str | None = None):
+    """``tensor`` with every permuted axis (counted from the end: leading dims may come
+    first) reordered by its group's permutation, except group ``skip``; NumPy or torch."""
+    for axis, group in axes.items():
+        if group == skip:
+            continue
+        if isinstance(tensor, np.ndarray):
+            tensor = np.take(tensor, perm[group], axis=axis)
+        else:
+            tensor = tensor.index_select(axis, torch.as_tensor(perm[group], device=tensor.device))
+    return tensor
+
+
+def _from_end(model: Network, name: str, axes: dict[int, str]) -> dict[int, str]:
+    ndim = len(model.shapes[name])
+    return {axis - ndim: group for axis, group in axes.items()}
+
+
+def permute(model: Network, theta: torch.Tensor, perm: Permutation) -> torch.Tensor:
+    """θ (..., P) with hidden units permuted: for every group, the rows of the layer that
+    makes the units and the columns of the layer that reads them (its spec's axes).
+
+    Unit i of the result is unit perm[group][i] of θ; the function is unchanged.
     """
     params = dict(model.unflatten(theta))
-    for layer, p in enumerate(perm):
-        idx = torch.as_tensor(p, device=theta.device)
-        w, b = f"layer{layer}.weight", f"layer{layer}.bias"
-        params[w] = params[w].index_select(-2, idx)
-        params[b] = params[b].index_select(-1, idx)
-        nxt = f"layer{layer + 1}.weight"
-        params[nxt] = params[nxt].index_select(-1, idx)
+    axes = model.permutation.by_tensor() if model.permutation is not None else {}
+    for name, tensor_axes in axes.items():
+        params[name] = _permuted(params[name], _from_end(model, name, tensor_axes), perm)
     return model.flatten(params)
 
 
@@ -118,73 +143,75 @@ def matching_objective(theta_a: torch.Tensor, theta_b: torch.Tensor) -> torch.Te
     return (theta_a * theta_b).sum(-1)
 
 
-def permutation_index(model: Model, perm: Permutation) -> torch.Tensor:
+def permutation_index(model: Network, perm: Permutation) -> torch.Tensor:
     """Flat index (P,) with ``permute(model, θ, perm) == θ[..., index]`` for every θ."""
     return permute(model, torch.arange(model.n_params), perm)
 
 
-def _numpy_layers(model: Model, theta: torch.Tensor) -> dict[str, np.ndarray]:
+def _numpy_layers(model: Network, theta: torch.Tensor) -> dict[str, np.ndarray]:
     return {k: v.detach().cpu().double().numpy() for k, v in model.unflatten(theta).items()}
 
 
 def weight_matching(
-    model: Model, theta_a: torch.Tensor, theta_b: torch.Tensor, max_sweeps: int = 100
+    model: Network, theta_a: torch.Tensor, theta_b: torch.Tensor, max_sweeps: int = 100
 ) -> tuple[Permutation, int]:
     """Permutations of b's hidden units maximising ⟨θa, π(θb)⟩ (Git Re-Basin weight matching).
 
-    One linear assignment per hidden layer with the others fixed, layers in
+    One linear assignment per permutation group with the others fixed, groups in
     order, repeated until a full sweep changes no permutation (or
     ``max_sweeps``). Each step solves its sub-problem exactly, so the
     objective never decreases. θ are single vectors (P,). Returns the
     permutations (see :func:`permute`) and the number of sweeps.
     """
-    if model.arch.depth == 0:
-        return [], 0
+    if not _groups(model):
+        return {}, 0
     return _match_layers(
         model, _numpy_layers(model, theta_a), _numpy_layers(model, theta_b), max_sweeps
     )
 
 
 def _match_layers(
-    model: Model, pa: dict[str, np.ndarray], pb: dict[str, np.ndarray], max_sweeps: int
+    model: Network, pa: dict[str, np.ndarray], pb: dict[str, np.ndarray], max_sweeps: int
 ) -> tuple[Permutation, int]:
-    """:func:`weight_matching` on the float64 NumPy tensors of θa and θb."""
+    """:func:`weight_matching` on the float64 NumPy tensors of θa and θb.
+
+    The cost of group g's assignment is Σ over the (tensor, axis) pairs it acts on of
+    A_t · B_tᵀ, both tensors unfolded along that axis, B_t with its other permuted
+    axes already reordered by the current permutations of their groups.
+    """
     perm = identity_permutation(model)
-    depth = model.arch.depth
+    by_tensor = model.permutation.by_tensor()
     sweeps = 0
     for sweeps in range(1, max_sweeps + 1):  # noqa: B007 - the count is returned
         changed = False
-        for layer in range(depth):
-            wb = pb[f"layer{layer}.weight"]
-            if layer > 0:
-                wb = wb[:, perm[layer - 1]]
-            cost = pa[f"layer{layer}.weight"] @ wb.T
-            cost += np.outer(pa[f"layer{layer}.bias"], pb[f"layer{layer}.bias"])
-            wn = pb[f"layer{layer + 1}.weight"]
-            if layer + 1 < depth:
-                wn = wn[perm[layer + 1]]
-            cost += pa[f"layer{layer + 1}.weight"].T @ wn
+        for group, pairs in _groups(model).items():
+            size = len(perm[group])
+            cost = np.zeros((size, size))
+            for name, axis in pairs:
+                wb = _permuted(pb[name], _from_end(model, name, by_tensor[name]), perm, group)
+                a_rows = np.moveaxis(pa[name], axis, 0).reshape(size, -1)
+                cost += a_rows @ np.moveaxis(wb, axis, 0).reshape(size, -1).T
             _, col = linear_sum_assignment(cost, maximize=True)
-            rows = np.arange(len(col))
-            gain = cost[rows, col].sum() - cost[rows, perm[layer]].sum()
-            if gain > 1e-12 * max(abs(cost).sum(), 1.0) and not np.array_equal(col, perm[layer]):
-                perm[layer] = col
+            rows = np.arange(size)
+            gain = cost[rows, col].sum() - cost[rows, perm[group]].sum()
+            if gain > 1e-12 * max(abs(cost).sum(), 1.0) and not np.array_equal(col, perm[group]):
+                perm[group] = col
                 changed = True
         if not changed:
             break
     return perm, sweeps
 
 
-def align_pairs(model: Model, theta: torch.Tensor, a: np.ndarray, b: np.ndarray):
+def align_pairs(model: Network, theta: torch.Tensor, a: np.ndarray, b: np.ndarray):
     """π_ab(θb) aligned to θa for every pair: (n_pairs, P), and the sweeps per pair.
 
     Each replica's tensors are converted to float64 NumPy once, not once per
     pair; the assignments are solved pair by pair (SciPy), and all pairs are
     permuted in one gather. The cost matrices are width × width: NumPy's BLAS
     runs on one thread here (its threads spin-wait on a busy machine and made
-    alignment 30× slower).
+    alignment 30× slower). Without a permutation structure, b is returned as is.
     """
-    if model.arch.depth == 0 or len(a) == 0:
+    if not _groups(model) or len(a) == 0:
         return theta[b], np.zeros(len(a), dtype=int)
     layers = [_numpy_layers(model, th) for th in theta]
     index, sweeps = [], []
@@ -216,7 +243,7 @@ def basins(n: int, a: np.ndarray, b: np.ndarray, barriers: np.ndarray, threshold
 
 
 def path_losses(
-    model: Model,
+    model: Network,
     theta: torch.Tensor,
     a: np.ndarray,
     b: np.ndarray,
@@ -263,7 +290,7 @@ def _timed(part: str) -> Iterator[None]:
 
 
 def overlap_dataset(
-    model: Model,
+    model: Network,
     theta: torch.Tensor,
     x: torch.Tensor,
     y: torch.Tensor,
@@ -294,7 +321,7 @@ def overlap_dataset(
         out[..., b, a] = values
         return out
 
-    layers = [f"layer{i}" for i in range(model.n_layers)]
+    layers = list(model.layers)
     units = loss_units(loss)
     pair_dims = ("alignment", "pair")
     ds = xr.Dataset(
@@ -345,12 +372,14 @@ def overlap_dataset(
         },
     )
     ds.attrs.update(
-        arch=model.arch.name,
-        depth=model.arch.depth,
-        width=model.arch.width,
-        n_params=model.n_params,
+        **model.describe(),
         loss=loss,
         barrier_threshold=barrier_threshold,
+        alignment=(
+            "weight matching (Git Re-Basin)"
+            if model.permutation is not None
+            else f"skipped: {model.name} has no known permutation structure (aligned = raw)"
+        ),
     )
     return ds
 
@@ -381,7 +410,7 @@ def overlap_study(
             f"(raise train.replicas)"
         )
     torch_dtype = getattr(torch, dtype)
-    model = Model.from_attrs(train.attrs)
+    model = network_from_attrs(train.attrs)
     theta = torch.as_tensor(train["params"].sel({REPLICA: healthy}).values).to(torch_dtype)
     x = torch.as_tensor(data["x_train"].values).to(torch_dtype)
     y = torch.as_tensor(data["y_train"].values).to(torch.long)

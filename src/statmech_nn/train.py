@@ -17,20 +17,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 import xarray as xr
 
-from statmech_nn import backprop
 from statmech_nn.dims import EPOCH, FEATURE, PARAM, REPLICA, SNAPSHOT
 from statmech_nn.errors import InputError
 from statmech_nn.io import labelled
-from statmech_nn.models import Model
+from statmech_nn.losses import LOSSES, loss_and_hits, loss_units, per_sample_loss
+from statmech_nn.nets import Network, build_network, input_shape_of
 from statmech_nn.optim import Optimizer
 from statmech_nn.seeds import derive_seed
 
 log = logging.getLogger(__name__)
 
-LOSSES = ("cross_entropy", "mse")
+__all__ = ["LOSSES", "loss_and_hits", "per_sample_loss", "train_replicas", "train_study"]
 
 
 @dataclass(frozen=True)
@@ -62,45 +61,15 @@ class TrainResult:
         return [e is not None for e in self.diverged_epoch]
 
 
-def per_sample_loss(
-    outputs: torch.Tensor, y: torch.Tensor, loss: str, class_dim: int = -1
-) -> torch.Tensor:
-    """Loss of each sample: ``outputs`` without its class dimension ``class_dim``.
-
-    ``cross_entropy``: −log softmax(f)_y. ``mse``: ½‖f − onehot(y)‖². Outputs
-    are (..., n, classes), or (..., classes, n) with ``class_dim=-2`` (the
-    layout in which torch's CPU kernels for a few classes are fastest).
-    """
-    if class_dim not in (-1, -2):
-        raise ValueError(f"class_dim {class_dim}: expected -1 or -2")
-    classes = outputs.shape[class_dim]
-    samples = outputs.movedim(class_dim, -1).shape[:-1]
-    y = y.expand(samples)
-    if loss == "cross_entropy":
-        if class_dim == -1:
-            flat = F.cross_entropy(outputs.reshape(-1, classes), y.reshape(-1), reduction="none")
-        else:
-            flat = F.cross_entropy(
-                outputs.reshape(-1, classes, samples[-1]),
-                y.reshape(-1, samples[-1]),
-                reduction="none",
-            )
-        return flat.reshape(samples)
-    if loss == "mse":
-        target = F.one_hot(y, classes).to(outputs.dtype).movedim(-1, class_dim)
-        return 0.5 * ((outputs - target) ** 2).sum(class_dim)
-    raise ValueError(f"loss {loss!r}: expected one of {LOSSES}")
-
-
 def mean_loss(
-    model: Model, theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor, loss: str
+    model: Network, theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor, loss: str
 ) -> torch.Tensor:
     """Mean loss over samples for parameters ``theta`` (..., P): shape (...)."""
     return per_sample_loss(model.forward(theta, x), y, loss).mean(-1)
 
 
 def evaluate(
-    model: Model, theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor, loss: str
+    model: Network, theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor, loss: str
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean loss and accuracy (fraction of argmax hits) for ``theta`` (..., P)."""
     with torch.no_grad():
@@ -117,38 +86,15 @@ def _optimizer(s: TrainSettings) -> Optimizer:
     return Optimizer(s.optimizer, lr=s.lr, momentum=s.momentum, weight_decay=s.weight_decay)
 
 
-def loss_and_hits(out: torch.Tensor, y: torch.Tensor, loss: str):
-    """Per-sample loss and ``argmax == y`` for outputs (..., classes, n), classes first.
-
-    torch's argmax and log_softmax over a non-innermost dimension are far slower
-    than its amax (~100x and ~5x), so both start from the per-sample maximum m:
-    −log softmax(f)_y = m + log Σ exp(f − m) − f_y. Where every sample has one
-    maximum, argmax == y is f_y == m; argmax runs only on ties (a sample with
-    NaN outputs has a NaN loss and falls back to argmax too). Shared by training's
-    evaluation and the loss-landscape grids.
-    """
-    top = out.amax(-2, keepdim=True)
-    picked = out.gather(-2, y.expand(*out.shape[:-2], 1, -1))
-    is_top = out == top
-    if int(torch.count_nonzero(is_top)) == is_top.numel() // is_top.shape[-2]:
-        hits = (picked == top).squeeze(-2)
-    else:
-        hits = out.argmax(-2) == y
-    if loss != "cross_entropy":
-        return per_sample_loss(out, y, loss, class_dim=-2), hits
-    lse = (out - top).exp_().sum(-2, keepdim=True).log_().add_(top)
-    return lse.sub_(picked).squeeze(-2), hits
-
-
 def _evaluator(
-    bp: backprop.Backprop,
+    bp,
     x_train: torch.Tensor,
     y_train: torch.Tensor,
     x_test: torch.Tensor,
     y_test: torch.Tensor,
 ) -> Callable[[torch.Tensor], tuple[torch.Tensor, ...]]:
     """``measure(theta)``: train loss, train accuracy, test loss and test accuracy per
-    replica, train and test samples through one forward of ``bp``."""
+    replica, train and test samples through one forward of ``bp`` (a network's trainer)."""
     x_all = bp.shared_input(torch.cat([x_train, x_test]))
     y_all = torch.cat([y_train, y_test])
     parts = (slice(None, x_train.shape[0]), slice(x_train.shape[0], None))
@@ -164,7 +110,7 @@ def _evaluator(
 
 
 def train_replicas(
-    model: Model,
+    model: Network,
     x_train: torch.Tensor,
     y_train: torch.Tensor,
     x_test: torch.Tensor,
@@ -193,9 +139,8 @@ def train_replicas(
     alive = torch.ones(len(seeds), dtype=torch.bool, device=x_train.device)
     all_alive = True
     diverged_epoch: list[int | None] = [None] * len(seeds)
-    # the hand-written backward of :mod:`backprop` (every architecture and loss of
-    # :mod:`models`; tests check it against autograd)
-    bp = backprop.Backprop(model, s.loss)
+    # the network's trainer: the MLP's hand-written backward, or torch.func for any network
+    bp = model.trainer(s.loss)
     measure = _evaluator(bp, x_train, y_train, x_test, y_test)
     grad = torch.empty_like(theta)
     x_batch = x_train.new_empty(len(seeds) * s.batch_size, x_train.shape[1])  # reused
@@ -262,8 +207,12 @@ def train_study(
     seed: int,
     device: str = "cpu",
     progress: Callable[[int], None] | None = None,
+    models: dict | None = None,
 ) -> xr.Dataset:
     """Train ``cfg["replicas"]`` replicas of ``arch`` on a data set; return the labelled result.
+
+    ``arch`` is a built-in family's string or a name under ``models`` (the config's
+    section of researchers' own networks, see :func:`statmech_nn.nets.build_network`).
 
     Variables: per-epoch ``train_loss``, ``test_loss``, ``train_accuracy``,
     ``test_accuracy`` (replica, epoch); final ``params`` (replica, param) with the
@@ -276,7 +225,12 @@ def train_study(
         name: torch.as_tensor(data[name].values).to(dev, dtype if name[0] == "x" else torch.long)
         for name in ("x_train", "y_train", "x_test", "y_test")
     }
-    model = Model.build(arch, data.sizes[FEATURE], int(data.attrs["n_classes"]))
+    model = build_network(
+        arch,
+        input_shape_of(data.attrs, data.sizes[FEATURE]),
+        int(data.attrs["n_classes"]),
+        models,
+    )
     settings = TrainSettings(**{k: cfg[k] for k in TrainSettings.__dataclass_fields__})
     seeds = [derive_seed(seed, "replica", r) for r in range(cfg["replicas"])]
     res = train_replicas(model, *tensors.values(), settings, seeds, progress)
@@ -284,7 +238,7 @@ def train_study(
         if epoch is not None:
             log.warning("replica %d of %s diverged at epoch %d (loss NaN/Inf)", r, arch, epoch)
 
-    units = {"loss": "nats" if settings.loss == "cross_entropy" else "1", "accuracy": "1"}
+    units = {"loss": loss_units(settings.loss), "accuracy": "1"}
     variables = {
         name: labelled(
             curve.numpy(),
@@ -316,10 +270,7 @@ def train_study(
             "param_tensor": (PARAM, np.array(model.param_tensor, dtype=object)),
         },
         attrs={
-            "arch": arch,
-            "in_dim": model.in_dim,
-            "out_dim": model.out_dim,
-            "n_params": model.n_params,
+            **model.describe(),
             "param_shapes_json": json.dumps({k: list(v) for k, v in model.shapes.items()}),
             "loss": settings.loss,
             "n_diverged": int(sum(res.diverged)),
