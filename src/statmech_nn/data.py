@@ -1,13 +1,18 @@
-"""Data sets of the study as labelled Datasets: digits and teacher–student.
+"""Data sets of the study as labelled Datasets: digits, teacher–student, the user's files.
 
 Both return ``x_train (train_sample, feature)``, ``y_train (train_sample)``,
 ``x_test (test_sample, feature)``, ``y_test (test_sample)`` with integer class
 labels, the number of classes in the ``n_classes`` attribute and the number of
-training samples in ``n_train``. Nothing is downloaded: digits ships inside
-scikit-learn, teacher–student is synthetic. A config entry's optional
+training samples in ``n_train``; inputs are stored flat, the shape of one
+sample (e.g. channels × height × width for images) in ``input_shape_json``.
+Nothing is downloaded: digits ships inside scikit-learn, teacher–student is
+synthetic, ``file`` reads the user's own .npz or netCDF file. A config entry's optional
 ``train_size`` keeps the first training samples (:func:`first_train_samples`), so
 a sweep over training-set sizes is a list of entries that differ only there.
 """
+
+import json
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -34,10 +39,11 @@ def _as_dataset(x_tr, y_tr, x_te, y_te, n_classes: int, **attrs) -> xr.Dataset:
     )
 
 
-def digits(test_fraction: float, seed: int) -> xr.Dataset:
+def digits(test_fraction: float, seed: int, images: bool = False) -> xr.Dataset:
     """scikit-learn's 8×8 digits, split by ``seed`` and standardised with training stats.
 
-    Pixels that are constant on the training set keep the value 0.
+    Pixels that are constant on the training set keep the value 0. ``images``:
+    served as 1×8×8 images (``input_shape_json``) for convolutional networks.
     """
     x, y = load_digits(return_X_y=True)
     x_tr, x_te, y_tr, y_te = train_test_split(
@@ -52,6 +58,7 @@ def digits(test_fraction: float, seed: int) -> xr.Dataset:
         y_te.astype(np.int64),
         n_classes=10,
         description="scikit-learn digits (8x8 images), standardised",
+        input_shape_json=json.dumps([1, 8, 8] if images else [64]),
     )
 
 
@@ -104,11 +111,98 @@ def first_train_samples(ds: xr.Dataset, train_size: int, key: str = "train_size"
 def split_seed(base_seed: int, spec: dict) -> int:
     """The seed of a data set: a hash of its config entry without ``train_size``.
 
-    Entries that differ only in ``train_size`` therefore share one split and one
-    test set, and the smaller training sets are prefixes of the larger ones (a
+    Entries that differ only in ``train_size`` (or in ``images``, the same digits
+    served flat or as images) therefore share one split and one test set, and the smaller training sets are prefixes of the larger ones (a
     nested training-set-size sweep); the entry's name plays no part.
     """
-    return derive_seed(base_seed, "data", {k: v for k, v in spec.items() if k != "train_size"})
+    kept = {k: v for k, v in spec.items() if k not in ("train_size", "images")}
+    return derive_seed(base_seed, "data", kept)
+
+
+def _file_arrays(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of a .npz (``allow_pickle=False``) or netCDF file, by name."""
+    if not path.is_file():
+        raise InputError(f"{path}: data file not found")
+    try:
+        if path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as npz:
+                return {k: npz[k] for k in npz.files}
+        with xr.open_dataset(path) as ds:
+            return {k: ds[k].values for k in ds.data_vars}
+    except Exception as err:  # a damaged file, object arrays in a .npz, not netCDF
+        raise InputError(f"{path}: not a readable .npz or netCDF file: {err}") from None
+
+
+def _checked_labels(path: Path, name: str, y: np.ndarray, n: int) -> np.ndarray:
+    if y.shape != (n,):
+        raise InputError(f"{path}: array {name!r} has shape {list(y.shape)}, expected [{n}]")
+    if not np.issubdtype(y.dtype, np.number) or not np.all(np.isfinite(y)):
+        raise InputError(f"{path}: array {name!r} holds non-numeric or non-finite labels")
+    if np.any(y != np.round(y)) or np.any(y < 0):
+        raise InputError(f"{path}: array {name!r}: class labels must be integers 0, 1, 2, ...")
+    return y.astype(np.int64)
+
+
+def from_file(
+    path: str,
+    test_fraction: float,
+    seed: int,
+    standardise: bool = True,
+    task: str = "classification",
+) -> xr.Dataset:
+    """The user's data set from ``path``: arrays ``x`` (n, ...) and ``y`` (n,) of class
+    labels 0..K−1, and optionally ``x_test``/``y_test`` (else a seeded, stratified split
+    of ``test_fraction``). Inputs are standardised with training statistics when
+    ``standardise``. Any missing array, wrong shape, non-finite value or label out of
+    range is an :class:`InputError` naming the file and the array.
+    """
+    if task != "classification":
+        raise InputError(f"{path}: task {task!r}: only 'classification' is supported")
+    file = Path(path)
+    arrays = _file_arrays(file)
+    for name in ("x", "y"):
+        if name not in arrays:
+            raise InputError(
+                f"{file}: missing array {name!r} (found {sorted(arrays)}; expected x (n, ...), "
+                "y (n,), optionally x_test, y_test)"
+            )
+    if ("x_test" in arrays) != ("y_test" in arrays):
+        raise InputError(f"{file}: give both x_test and y_test, or neither")
+    x = arrays["x"]
+    if x.ndim < 2 or not np.issubdtype(x.dtype, np.number):
+        raise InputError(f"{file}: array 'x' has shape {list(x.shape)}, expected (n, features...)")
+    y = _checked_labels(file, "y", arrays["y"], len(x))
+    if "x_test" in arrays:
+        x_te = arrays["x_test"]
+        if x_te.shape[1:] != x.shape[1:]:
+            raise InputError(
+                f"{file}: array 'x_test' has samples of shape {list(x_te.shape[1:])}, "
+                f"'x' of {list(x.shape[1:])}"
+            )
+        x_tr, y_tr, y_te = x, y, _checked_labels(file, "y_test", arrays["y_test"], len(x_te))
+    else:
+        x_tr, x_te, y_tr, y_te = train_test_split(
+            x, y, test_size=test_fraction, random_state=seed % 2**32, stratify=y
+        )
+    for name, values in (("x", x_tr), ("x_test", x_te)):
+        if not np.all(np.isfinite(values)):
+            raise InputError(f"{file}: array {name!r} holds NaN or infinite values")
+    x_tr = x_tr.reshape(len(x_tr), -1).astype(np.float64)
+    x_te = x_te.reshape(len(x_te), -1).astype(np.float64)
+    if standardise:
+        mean, std = x_tr.mean(axis=0), x_tr.std(axis=0)
+        std[std == 0] = 1.0
+        x_tr, x_te = (x_tr - mean) / std, (x_te - mean) / std
+    n_classes = int(max(y_tr.max(), y_te.max())) + 1
+    return _as_dataset(
+        x_tr,
+        y_tr,
+        x_te,
+        y_te,
+        n_classes=n_classes,
+        description=f"user data file {file.name}" + (", standardised" if standardise else ""),
+        input_shape_json=json.dumps(list(x.shape[1:])),
+    )
 
 
 def make_dataset(spec: dict, seed: int, name: str = "dataset") -> xr.Dataset:
@@ -117,7 +211,7 @@ def make_dataset(spec: dict, seed: int, name: str = "dataset") -> xr.Dataset:
     An optional ``train_size`` (absent or null: all) keeps the first training samples.
     """
     kwargs = {k: v for k, v in spec.items() if k not in ("kind", "train_size")}
-    builders = {"digits": digits, "teacher_student": teacher_student}
+    builders = {"digits": digits, "teacher_student": teacher_student, "file": from_file}
     ds = builders[spec["kind"]](**kwargs, seed=seed)
     ds.attrs["kind"] = spec["kind"]
     if spec.get("train_size") is not None:

@@ -196,8 +196,7 @@ def pca_directions(snapshots: torch.Tensor, final: torch.Tensor, k: int = 2):
 
 def memory_per_point(model: Network, n_samples: int, itemsize: int) -> int:
     """Bytes one grid point needs in a chunk (activations, outputs, parameters), an estimate."""
-    widths = model.arch.width * model.arch.depth
-    return itemsize * (n_samples * (2 * widths + 3 * model.out_dim) + model.n_params)
+    return itemsize * (n_samples * model.activations_per_sample + model.n_params)
 
 
 def chunk_size(bytes_per_item: int, memory_budget_mb: float, total: int) -> int:
