@@ -112,8 +112,9 @@ def split_seed(base_seed: int, spec: dict) -> int:
     """The seed of a data set: a hash of its config entry without ``train_size``.
 
     Entries that differ only in ``train_size`` (or in ``images``, the same digits
-    served flat or as images) therefore share one split and one test set, and the smaller training sets are prefixes of the larger ones (a
-    nested training-set-size sweep); the entry's name plays no part.
+    served flat or as images) therefore share one split and one test set, and the
+    smaller training sets are prefixes of the larger ones (a nested
+    training-set-size sweep); the entry's name plays no part.
     """
     kept = {k: v for k, v in spec.items() if k not in ("train_size", "images")}
     return derive_seed(base_seed, "data", kept)
