@@ -1,0 +1,132 @@
+"""Loss and accuracy on grids θ₀ + Σⱼ cⱼdⱼ (lines, planes, paths), batched over points.
+
+Points are evaluated in chunks that fit a memory budget, all points of a
+chunk in one batched forward pass of the network; an MLP takes its fast path
+(:mod:`statmech_nn.landscape.mlp_grid`), pinned to the generic one by tests.
+"""
+
+from dataclasses import dataclass
+
+import torch
+
+from statmech_nn.landscape.budget import chunk_size, memory_per_point
+from statmech_nn.landscape.mlp_grid import _mlp_grid
+from statmech_nn.losses import loss_and_hits
+from statmech_nn.nets import MLP, Network
+
+
+@dataclass(frozen=True)
+class GridValues:
+    """Mean loss and accuracy at each grid point, shape (..., n_points) or (..., n, m)."""
+
+    loss: torch.Tensor
+    accuracy: torch.Tensor
+
+
+def evaluate_grid(
+    model: Network,
+    theta0: torch.Tensor,
+    directions: torch.Tensor,
+    coords: torch.Tensor,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    loss: str,
+    memory_budget_mb: float = 32.0,
+    fast: bool = True,
+) -> GridValues:
+    """Loss and accuracy at θ₀ + Σⱼ cⱼ dⱼ for every row c of ``coords`` (n_points, k).
+
+    ``theta0`` (..., P) and ``directions`` (..., k, P) may carry leading batch
+    dimensions (replicas, pairs, probes) that broadcast against each other; the
+    result has shape (..., n_points). Loss is the mean of
+    :func:`statmech_nn.train.per_sample_loss` over the samples ``x``, ``y``;
+    accuracy the fraction of argmax hits. Points are evaluated in chunks that fit
+    ``memory_budget_mb``, all points of a chunk in one broadcast pass; the first
+    layer uses X·W₀ᵀ + Σ cⱼ X·Dⱼᵀ with the k + 1 products computed once per origin.
+    Runs in the dtype of ``theta0``. An MLP takes its fast path unless ``fast`` is
+    False (parity tests); any other network the generic one. Interpolation between θa and θb is
+    ``evaluate_grid(model, θa, (θb − θa)[None], t[:, None], ...)``.
+    """
+    k = directions.shape[-2]
+    if coords.ndim != 2 or coords.shape[1] != k:
+        raise ValueError(f"coords must be (n_points, {k}), got {tuple(coords.shape)}")
+    lead = torch.broadcast_shapes(theta0.shape[:-1], directions.shape[:-2])
+    theta0 = theta0.expand(*lead, theta0.shape[-1]).reshape(-1, theta0.shape[-1])
+    directions = directions.expand(*lead, *directions.shape[-2:]).reshape(-1, k, theta0.shape[-1])
+    coords = coords.to(theta0)
+    x, y = x.to(theta0), y.to(theta0.device)
+    grid = _mlp_grid if fast and isinstance(model, MLP) else _generic_grid
+    with torch.no_grad():
+        losses, accuracy = grid(model, theta0, directions, coords, x, y, loss, memory_budget_mb)
+    n_points = coords.shape[0]
+    return GridValues(losses.reshape(*lead, n_points), accuracy.reshape(*lead, n_points))
+
+
+def _generic_grid(model: Network, theta0, directions, coords, x, y, loss, budget):
+    """Any network: chunks of (origin, point) pairs, each chunk's parameter vectors
+    θ₀ + Σⱼ cⱼdⱼ formed and passed through the network's batched forward at once."""
+    n_points, n_batch = coords.shape[0], theta0.shape[0]
+    total = n_batch * n_points
+    per_point = memory_per_point(model, x.shape[0], theta0.element_size())
+    step = chunk_size(per_point, budget, total)
+    losses, accuracy = theta0.new_empty(total), theta0.new_empty(total)
+    for start in range(0, total, step):
+        idx = torch.arange(start, min(start + step, total), device=theta0.device)
+        origin, point = idx // n_points, idx % n_points
+        params = theta0[origin] + torch.einsum("ck,ckp->cp", coords[point], directions[origin])
+        out = model.forward(params, x).movedim(-1, -2)  # (chunk, classes, n)
+        per_sample, hits = loss_and_hits(out, y, loss)
+        losses[start : start + len(idx)] = per_sample.mean(-1)
+        accuracy[start : start + len(idx)] = hits.to(out.dtype).mean(-1)
+    return losses.view(n_batch, n_points), accuracy.view(n_batch, n_points)
+
+
+def line(
+    model: Network,
+    theta0: torch.Tensor,
+    direction: torch.Tensor,
+    t: torch.Tensor,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    loss: str,
+    memory_budget_mb: float = 32.0,
+) -> GridValues:
+    """Loss and accuracy along θ₀ + t·d for θ₀ (..., P), d (..., P), t (n,): shape (..., n)."""
+    return evaluate_grid(
+        model, theta0, direction.unsqueeze(-2), t.reshape(-1, 1), x, y, loss, memory_budget_mb
+    )
+
+
+def interpolate(
+    model: Network,
+    theta_a: torch.Tensor,
+    theta_b: torch.Tensor,
+    t: torch.Tensor,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    loss: str,
+    memory_budget_mb: float = 32.0,
+) -> GridValues:
+    """Loss and accuracy on the straight path (1 − t)·θa + t·θb: shape (..., n)."""
+    return line(model, theta_a, theta_b - theta_a, t, x, y, loss, memory_budget_mb)
+
+
+def plane(
+    model: Network,
+    theta0: torch.Tensor,
+    d1: torch.Tensor,
+    d2: torch.Tensor,
+    a: torch.Tensor,
+    b: torch.Tensor,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    loss: str,
+    memory_budget_mb: float = 32.0,
+) -> GridValues:
+    """Loss and accuracy on θ₀ + a·d1 + b·d2 for a (n,), b (m,): shape (..., n, m)."""
+    coords = torch.cartesian_prod(a, b).reshape(-1, 2)
+    values = evaluate_grid(
+        model, theta0, torch.stack([d1, d2], dim=-2), coords, x, y, loss, memory_budget_mb
+    )
+    shape = (*values.loss.shape[:-1], a.numel(), b.numel())
+    return GridValues(values.loss.reshape(shape), values.accuracy.reshape(shape))
