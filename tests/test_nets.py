@@ -272,3 +272,51 @@ def test_bad_data_files_are_one_line_errors(tmp_path, arrays, message):
 def test_missing_data_file(tmp_path):
     with pytest.raises(InputError, match="data file not found"):
         from_file(str(tmp_path / "nope.npz"), 0.5, 0)
+
+
+# ---------------------------------------------------------------- BatchNorm
+
+
+def test_batch_norm_recompute_equals_fresh_statistics_of_the_trained_network():
+    """θ → outputs with statistics re-estimated on the bound subset: the trained module,
+    ``reset_running_stats`` and one ``momentum=None`` pass in train mode, then eval."""
+    net = build_network("cnn-c3-c4-k3-bn", (2, 6, 6), 3)
+    assert net.batch_norm and {"norm0.weight", "norm1.bias"} <= set(net.shapes)
+    x = _cnn_data(20)
+    net.bind_data(x)
+    theta = net.init(3, torch.float64) + 0.1 * torch.randn(net.n_params, dtype=torch.float64)
+    reference = net.factory().double()
+    reference.load_state_dict({k: v for k, v in net.unflatten(theta).items()}, strict=False)
+    for m in reference.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.reset_running_stats()
+            m.momentum = None
+    images = x.reshape(-1, 2, 6, 6)
+    with torch.no_grad():
+        reference.train()(images)  # all 20 < STATISTICS_SAMPLES samples: one pass
+        expected = reference.eval()(images[:7])
+    torch.testing.assert_close(net.forward(theta, x[:7]), expected, rtol=0, atol=1e-10)
+    # a path's interior point gets its own statistics: not the endpoints' running ones
+    mid = net.forward(torch.stack([theta, 0.5 * theta]), x[:7])
+    torch.testing.assert_close(mid[0], expected, rtol=0, atol=1e-10)
+
+
+def test_batch_norm_channels_permute_with_their_scale_and_shift():
+    net = build_network("cnn-c3-c4-k3-bn", (2, 6, 6), 3)
+    x = _cnn_data(10)
+    net.bind_data(x)
+    theta = net.init(1, torch.float64) + 0.1 * torch.randn(net.n_params, dtype=torch.float64)
+    rng = np.random.default_rng(1)
+    perm = {g: rng.permutation(len(p)) for g, p in ov.identity_permutation(net).items()}
+    moved = ov.permute(net, theta, perm)
+    torch.testing.assert_close(net.forward(moved, x), net.forward(theta, x), rtol=0, atol=1e-10)
+
+
+def test_batch_norm_network_trains_and_needs_its_data():
+    net = build_network("cnn-c3-k3-bn", (2, 6, 6), 3)
+    with pytest.raises(InputError, match="BatchNorm layers: bind_data"):
+        net.forward(net.init(1), _cnn_data(4).float())
+    x, y = _cnn_data(24), torch.arange(24) % 3
+    res = train_replicas(net, x, y, x, y, TrainSettings(epochs=3, batch_size=8, lr=1e-2), [1, 2])
+    assert res.curves["train_loss"][:, -1].isfinite().all()
+    assert (res.curves["train_loss"][:, -1] < res.curves["train_loss"][:, 0]).all()

@@ -414,6 +414,7 @@ def overlap_study(
     theta = torch.as_tensor(train["params"].sel({REPLICA: healthy}).values).to(torch_dtype)
     x = torch.as_tensor(data["x_train"].values).to(torch_dtype)
     y = torch.as_tensor(data["y_train"].values).to(torch.long)
+    model.bind_data(x)
     ds = overlap_dataset(
         model, theta, x, y, train.attrs["loss"], healthy, t_points, barrier_threshold, memory_mb
     )

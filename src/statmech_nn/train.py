@@ -127,6 +127,7 @@ def train_replicas(
     called after every epoch.
     """
     n, s = x_train.shape[0], settings
+    model.bind_data(x_train)
     theta = model.init_replicas(seeds, x_train.dtype).to(x_train.device)
     opt = _optimizer(s)
     shufflers = [torch.Generator().manual_seed(derive_seed(seed, "batch-order")) for seed in seeds]

@@ -264,6 +264,7 @@ def hessian_study(
     model = network_from_attrs(
         trained.attrs, input_shape_of(data.attrs, x.shape[1]), int(data.attrs["n_classes"])
     )
+    model.bind_data(torch.as_tensor(data["x_train"].values).to(dev, dtype))
     problem = LossProblem(
         model,
         torch.as_tensor(x).to(dev, dtype),

@@ -206,6 +206,7 @@ def _study_inputs(train: xr.Dataset, data: xr.Dataset, replicas: np.ndarray, dty
         name: torch.as_tensor(data[name].values).to(dtype if name[0] == "x" else torch.long)
         for name in ("x_train", "y_train", "x_test", "y_test")
     }
+    model.bind_data(tensors["x_train"])
     return model, params, tensors
 
 

@@ -131,6 +131,13 @@ class Network:
 
     # -- shared ---------------------------------------------------------------------
 
+    def forward_train(self, theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Outputs in training (differs from :meth:`forward` only with BatchNorm)."""
+        return self.forward(theta, x)
+
+    def bind_data(self, x_train: torch.Tensor) -> None:
+        """Keep what the network needs of the training inputs (BatchNorm statistics)."""
+
     def init_replicas(self, seeds: list[int], dtype: torch.dtype = torch.float32) -> torch.Tensor:
         """Stacked initial parameters (R, P), replica r from ``seeds[r]``."""
         return torch.stack([self.init(s, dtype) for s in seeds])

@@ -14,7 +14,7 @@ from torch import nn
 
 from statmech_nn.arch import ConvArchitecture
 from statmech_nn.errors import InputError
-from statmech_nn.nets.base import hidden_unit_permutations
+from statmech_nn.nets.base import PermutationSpec, hidden_unit_permutations
 from statmech_nn.nets.module import ModuleNetwork
 
 _ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "gelu": nn.GELU, "sigmoid": nn.Sigmoid}
@@ -54,10 +54,18 @@ def conv_network(arch: ConvArchitecture, input_shape: tuple[int, ...], n_outputs
             f"inputs of shape {list(input_shape)} (serve digits as images: `images: true`)"
         )
     convs = [f"conv{i}" for i in range(len(arch.channels))]
+    spec = hidden_unit_permutations(convs, [*convs[1:], "head"])
+    if arch.batch_norm:  # a channel's BatchNorm scale and shift move with it
+        spec = PermutationSpec(
+            {
+                g: (*pairs, (f"norm{i}.weight", 0), (f"norm{i}.bias", 0))
+                for i, (g, pairs) in enumerate(spec.axes.items())
+            }
+        )
     return ModuleNetwork(
         arch.name,
         lambda: ConvNet(arch, input_shape[0], n_outputs),
         input_shape,
         n_outputs,
-        permutation=hidden_unit_permutations(convs, [*convs[1:], "head"]),
+        permutation=spec,
     )

@@ -21,7 +21,7 @@ class FunctionalTrainer:
         self.network, self.loss = network, loss
 
         def mean_loss(theta, x, y):
-            return per_sample_loss(network.forward(theta, x), y, loss).mean()
+            return per_sample_loss(network.forward_train(theta, x), y, loss).mean()
 
         self._step = vmap(grad_and_value(mean_loss))
 

@@ -10,6 +10,14 @@ A module is built by a factory ``(input_shape, n_outputs) -> nn.Module``;
 replica r is the module built after ``torch.manual_seed(seed_r)`` (inside
 ``torch.random.fork_rng``, so the global generator is left as it was): the
 module's own initialisation, reproducible from the seed alone.
+
+BatchNorm: training normalises each batch by its own statistics (train mode).
+Everywhere else — evaluation, Hessians, grid and path points — the statistics
+are recomputed at the given parameters on a fixed training subset (the first
+:data:`STATISTICS_SAMPLES` training inputs, :meth:`ModuleNetwork.bind_data`), as
+mode-connectivity work does: the network is then a function of θ alone, the
+same at a path's endpoint as the trained network with freshly estimated
+statistics (torch's ``reset_running_stats`` and one pass with ``momentum=None``).
 """
 
 import math
@@ -24,6 +32,8 @@ from statmech_nn.errors import InputError
 from statmech_nn.nets.base import Network, PermutationSpec
 
 Factory = Callable[[], nn.Module]
+BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+STATISTICS_SAMPLES = 256  # training inputs whose statistics BatchNorm layers use
 
 
 class ModuleNetwork(Network):
@@ -44,12 +54,21 @@ class ModuleNetwork(Network):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)
             self.module = factory().eval()
-        buffers = [name for name, _ in self.module.named_buffers()]
-        if buffers:
+        self._norms = [(n, m) for n, m in self.module.named_modules() if isinstance(m, BATCH_NORMS)]
+        for _, norm in self._norms:
+            norm.track_running_stats = False  # batch statistics in train mode, no updates
+        known = {
+            f"{name}.{buffer}"
+            for name, norm in self._norms
+            for buffer, _ in norm.named_buffers(recurse=False)
+        }
+        other = [n for n, _ in self.module.named_buffers() if n not in known]
+        if other:
             raise InputError(
-                f"network {name!r}: buffers {buffers[:3]} (BatchNorm running statistics) are "
-                "not supported yet; use a network without BatchNorm"
+                f"network {name!r}: buffers {other[:3]} other than BatchNorm statistics are not "
+                "supported"
             )
+        self._statistics_inputs: torch.Tensor | None = None
         self._shapes = {n: tuple(p.shape) for n, p in self.module.named_parameters()}
 
     @property
@@ -73,17 +92,67 @@ class ModuleNetwork(Network):
             )
         return x.reshape(*x.shape[:-1], *self.input_shape)
 
-    def forward(self, theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """Outputs (..., n, n_outputs) for θ (..., P) and flat inputs x (n, features)."""
+    @property
+    def batch_norm(self) -> bool:
+        return bool(self._norms)
+
+    def bind_data(self, x_train: torch.Tensor) -> None:
+        """Keep the first :data:`STATISTICS_SAMPLES` training inputs for BatchNorm statistics."""
+        if self._norms:
+            self._statistics_inputs = self._as_input(x_train[:STATISTICS_SAMPLES])
+
+    def _statistics(self, params: dict[str, torch.Tensor], like: torch.Tensor):
+        """BatchNorm mean and unbiased variance of every norm layer's input on the bound
+        training subset at ``params``, as buffers for an eval-mode call."""
+        if self._statistics_inputs is None:
+            raise InputError(
+                f"network {self.name!r} has BatchNorm layers: bind_data(training inputs) first"
+            )
+        seen: dict[str, torch.Tensor] = {}
+        hooks = [
+            norm.register_forward_pre_hook(lambda _m, inp, n=name: seen.__setitem__(n, inp[0]))
+            for name, norm in self._norms
+        ]
+        self.module.train()
+        try:
+            functional_call(self.module, params, (self._statistics_inputs.to(like),))
+        finally:
+            for hook in hooks:
+                hook.remove()
+            self.module.eval()
+        stats = {}
+        for name, h in seen.items():
+            dims = [d for d in range(h.dim()) if d != 1]
+            stats[f"{name}.running_mean"] = h.mean(dims)
+            stats[f"{name}.running_var"] = h.var(dims, correction=1)
+        return stats
+
+    def _mapped(self, theta: torch.Tensor, x: torch.Tensor, train: bool) -> torch.Tensor:
         xs = self._as_input(x)
 
         def one(th: torch.Tensor) -> torch.Tensor:
-            return functional_call(self.module, self.unflatten(th), (xs,))
+            params = self.unflatten(th)
+            if self._norms and not train:
+                params = params | self._statistics(params, xs)
+            self.module.train(train)
+            try:
+                return functional_call(self.module, params, (xs,))
+            finally:
+                self.module.eval()
 
         fn = one
         for _ in range(theta.dim() - 1):
             fn = vmap(fn)
         return fn(theta)
+
+    def forward(self, theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Outputs (..., n, n_outputs) for θ (..., P) and flat inputs x (n, features);
+        BatchNorm statistics recomputed at θ on the bound training subset."""
+        return self._mapped(theta, x, train=False)
+
+    def forward_train(self, theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Outputs in train mode: BatchNorm normalises the batch ``x`` by its own statistics."""
+        return self._mapped(theta, x, train=True)
 
     @cached_property
     def activations_per_sample(self) -> int:
@@ -105,4 +174,12 @@ class ModuleNetwork(Network):
     def describe(self) -> dict[str, object]:
         import json
 
-        return super().describe() | {"network_json": json.dumps(self.spec, sort_keys=True)}
+        batch_norm = (
+            f"recomputed at each point on the first {STATISTICS_SAMPLES} training inputs"
+            if self._norms
+            else "none"
+        )
+        return super().describe() | {
+            "network_json": json.dumps(self.spec, sort_keys=True),
+            "batch_norm_statistics": batch_norm,
+        }
