@@ -1,4 +1,6 @@
 # Shared helpers: wildcard constraints, target lists and input functions.
+# The config is checked before this file (Snakefile: statmech_nn.configcheck), cross-references
+# between sections included.
 from snakemake.io import report as in_report
 
 from statmech_nn.arch import ARCH_REGEX
@@ -7,14 +9,6 @@ from statmech_nn.arch import ARCH_REGEX
 wildcard_constraints:
     dataset=r"[A-Za-z][A-Za-z0-9_]*",
     arch=ARCH_REGEX,
-
-
-for _name in config["train"]["datasets"]:
-    if _name not in config["datasets"]:
-        raise ValueError(
-            f"config train.datasets: {_name!r} is not defined under 'datasets' "
-            f"(defined: {', '.join(config['datasets'])})"
-        )
 
 
 def train_targets():
@@ -82,23 +76,6 @@ wildcard_constraints:
     method=r"cd|pcd|exact",
 
 
-for _name in config["boltzmann"]["train_on"]:
-    if _name not in config["boltzmann"]["datasets"]:
-        raise ValueError(
-            f"config boltzmann.train_on: {_name!r} is not defined under boltzmann.datasets "
-            f"(defined: {', '.join(config['boltzmann']['datasets'])})"
-        )
-    _spec = config["boltzmann"]["datasets"][_name]
-    if (
-        _spec["kind"] == "ising"
-        and _spec["temperature"] not in config["ising"]["temperatures"]
-    ):
-        raise ValueError(
-            f"config boltzmann.datasets.{_name}.temperature: {_spec['temperature']} is not one "
-            f"of ising.temperatures ({', '.join(map(str, config['ising']['temperatures']))})"
-        )
-
-
 def ising_targets():
     """Every Ising lattice the config asks for."""
     return expand("results/ising/L{L}.nc", L=config["ising"]["L"])
@@ -132,25 +109,6 @@ def get_boltzmann_input(wildcards):
 
 
 # ---- slices (workflow/rules/slices.smk, figures slices_* and projected_curvature)
-
-
-def _check_slices_config():
-    cfg = config["slices"]
-    for key in ("datasets", "architectures"):
-        missing = set(cfg[key]) - set(config["train"][key])
-        if missing:
-            raise ValueError(
-                f"config slices.{key}: {sorted(missing)} not trained (add them to train.{key})"
-            )
-    for key in ("figure_planes", "figure_lines"):
-        unknown = set(cfg[key]) - set(cfg["directions"])
-        if unknown:
-            raise ValueError(
-                f"config slices.{key}: {sorted(unknown)} are not names under slices.directions"
-            )
-
-
-_check_slices_config()
 
 
 def slice_paths(directions, datasets=None, archs=None):
@@ -187,12 +145,6 @@ def get_slice_hessian(wildcards):
 
 
 # ---- overlaps (workflow/rules/overlaps.smk, figures overlap_*)
-
-if config["train"]["replicas"] < 2:
-    raise ValueError(
-        f"config train.replicas: {config['train']['replicas']} replica(s), but overlaps "
-        "need pairs: set train.replicas >= 2"
-    )
 
 
 def overlaps_targets():
