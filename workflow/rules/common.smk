@@ -1,14 +1,26 @@
-# Shared helpers: wildcard constraints, target lists and input functions.
+# Shared helpers: wildcard constraints, target lists, input functions and params.
 # The config is checked before this file (Snakefile: statmech_nn.configcheck), cross-references
 # between sections included.
 from snakemake.io import report as in_report
 
 from statmech_nn.arch import ARCH_REGEX
+from statmech_nn.configcheck import canonical
 
 
 wildcard_constraints:
     dataset=r"[A-Za-z][A-Za-z0-9_]*",
     arch=ARCH_REGEX,
+
+
+def section(*path, drop=()):
+    """A rule's params from the config section at ``path``: without the keys in ``drop`` (lists
+    of other jobs' wildcards), keys sorted, so that a job reruns when a value its output
+    depends on changes, and neither when another job's entry is added nor when keys are
+    reordered (Snakemake compares params by their repr)."""
+    cfg = config
+    for key in path:
+        cfg = cfg[key]
+    return canonical({k: v for k, v in cfg.items() if k not in drop})
 
 
 def train_targets():
@@ -61,7 +73,7 @@ def hessian_targets():
 
 
 def get_dataset_spec(wildcards):
-    return config["datasets"][wildcards.dataset]
+    return canonical(config["datasets"][wildcards.dataset])
 
 
 def gpus():
@@ -81,11 +93,6 @@ def ising_targets():
     return expand("results/ising/L{L}.nc", L=config["ising"]["L"])
 
 
-def get_ising_params(wildcards):
-    """The ising section without the list of sizes: the arguments of one lattice's run."""
-    return {k: v for k, v in config["ising"].items() if k != "L"}
-
-
 def boltzmann_targets():
     """Every (data set, method) training run the config asks for."""
     return expand(
@@ -96,7 +103,7 @@ def boltzmann_targets():
 
 
 def get_boltzmann_spec(wildcards):
-    return config["boltzmann"]["datasets"][wildcards.data]
+    return canonical(config["boltzmann"]["datasets"][wildcards.data])
 
 
 def get_boltzmann_input(wildcards):
@@ -128,12 +135,14 @@ def slices_targets():
 def get_slice_params(wildcards):
     """The direction's entry and the shared settings: all a slice's numbers depend on."""
     cfg = config["slices"]
-    return {
-        "direction": cfg["directions"][wildcards.direction],
-        "replicas": cfg["replicas"],
-        "dtype": cfg["dtype"],
-        "memory_mb": cfg["memory_mb"],
-    }
+    return canonical(
+        {
+            "direction": cfg["directions"][wildcards.direction],
+            "replicas": cfg["replicas"],
+            "dtype": cfg["dtype"],
+            "memory_mb": cfg["memory_mb"],
+        }
+    )
 
 
 def get_slice_hessian(wildcards):
