@@ -46,11 +46,9 @@ report: "workflow/report/workflow.rst"
 
 # Defaults, bounds, finiteness and cross-references, before any job; a short message
 # naming the key on failure (statmech_nn.configcheck).
+_SCHEMA = os.path.join(_BASE, "workflow/schemas/config.schema.yaml")
 try:
-    configcheck.check(
-        config,
-        configcheck.load_schema(os.path.join(_BASE, "workflow/schemas/config.schema.yaml")),
-    )
+    configcheck.check(config, configcheck.load_schema(_SCHEMA))
 except configcheck.ConfigError as err:
     sys.exit(f"statmech-nn: {err}")
 
