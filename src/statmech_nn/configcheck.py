@@ -148,6 +148,8 @@ def allowed_by(schema: Mapping) -> str:
         words.append(f"a multiple of {schema['multipleOf']}")
     if "pattern" in schema:
         words.append(f"matching {schema['pattern']}")
+    if "const" in schema.get("not", {}):
+        words.append(f"not {schema['not']['const']!r}")
     if "minItems" in schema or "maxItems" in schema:
         words.append(
             f"{schema.get('minItems', 0)} to {schema.get('maxItems', 'any number of')} items"
