@@ -150,10 +150,11 @@ def allowed_by(schema: Mapping) -> str:
         words.append(f"matching {schema['pattern']}")
     if "const" in schema.get("not", {}):
         words.append(f"not {schema['not']['const']!r}")
-    if "minItems" in schema or "maxItems" in schema:
-        words.append(
-            f"{schema.get('minItems', 0)} to {schema.get('maxItems', 'any number of')} items"
-        )
+    low, high = schema.get("minItems", 0), schema.get("maxItems")
+    if high is None and low:
+        words.append(f"at least {low} items")
+    elif high is not None:
+        words.append(f"exactly {low} items" if low == high else f"{low} to {high} items")
     if schema.get("uniqueItems"):
         words.append("no repeats")
     return ", ".join(words) or "see workflow/schemas/config.schema.yaml"
