@@ -19,25 +19,38 @@
 import os
 import sys
 
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 min_version("9.20")
 
-# The library in src/ is importable here and in every job, also in per-rule conda envs.
-_SRC = os.path.join(workflow.basedir, "src")
+# The library in src/ is importable here and in every job, also in per-rule conda envs
+# and when this workflow is used as a module of another one (hence the current basedir).
+_BASE = workflow.current_basedir.get_path_or_uri(secret_free=True)
+_SRC = os.path.join(_BASE, "src")
 sys.path.insert(0, _SRC)
 os.environ.update(
     PYTHONPATH=os.pathsep.join(filter(None, [_SRC, os.environ.get("PYTHONPATH")]))
 )
 
+from statmech_nn import configcheck
 
-configfile: "config/config.yaml"
+# config/config.yaml only when no --configfile is given: `--configfile X` is X plus the
+# schema's defaults, never X merged into config/config.yaml (README, "Configs").
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 report: "workflow/report/workflow.rst"
 
 
-validate(config, "workflow/schemas/config.schema.yaml")
+# Defaults, bounds, finiteness and cross-references, before any job; a short message
+# naming the key on failure (statmech_nn.configcheck).
+_SCHEMA = os.path.join(_BASE, "workflow/schemas/config.schema.yaml")
+try:
+    configcheck.check(config, configcheck.load_schema(_SCHEMA))
+except configcheck.ConfigError as err:
+    sys.exit(f"statmech-nn: {err}")
 
 
 include: "workflow/rules/common.smk"

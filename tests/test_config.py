@@ -1,51 +1,275 @@
-"""A bad config fails before any job runs, with the schema's message naming the key."""
+"""A bad config is refused before any job with one line naming the key (statmech_nn.configcheck);
+a short config stands alone on the schema's defaults."""
+
+import copy
+from pathlib import Path
 
 import pytest
+import yaml
 
-from conftest import snakemake
+from statmech_nn import configcheck
+from statmech_nn.configcheck import ConfigError
 
-CASES = {
+from conftest import ROOT, snakemake
+
+SCHEMA = configcheck.load_schema(ROOT / "workflow/schemas/config.schema.yaml")
+QUICK = yaml.safe_load((ROOT / "config/quick.yaml").read_text())
+NAN, INF = float("nan"), float("inf")
+
+
+def mutated(changes: dict) -> dict:
+    """config/quick.yaml with ``changes`` ({"a.b.0": value}) applied."""
+    config = copy.deepcopy(QUICK)
+    for path, value in changes.items():
+        *parents, last = [int(p) if p.isdigit() else p for p in path.split(".")]
+        node = config
+        for part in parents:
+            node = node[part]
+        node[last] = value
+    return config
+
+
+# Issue 18, "Why", first three bullets (and the schema's own messages kept short): the change
+# to config/quick.yaml and the one line that refuses it.
+REFUSED = {
+    "nan-barrier": (
+        {"overlaps.barrier_threshold": NAN},
+        "config overlaps.barrier_threshold: nan is not allowed (allowed: a finite number)",
+    ),
+    "nan-slice-range": (
+        {"slices.directions.random.ranges": [[NAN, 1], [-1, 1]]},
+        "config slices.directions.random.ranges[0][0]: nan is not allowed "
+        "(allowed: a finite number)",
+    ),
+    "inf-temperature": (
+        {"ising.temperatures": [1.8, INF]},
+        "config ising.temperatures[1]: inf is not allowed (allowed: a finite number)",
+    ),
+    "nan-temperature": (
+        {"ising.temperatures": [NAN, 2.3]},
+        "config ising.temperatures[0]: nan is not allowed (allowed: a finite number)",
+    ),
+    "plane-in-figure-lines": (
+        {"slices.figure_lines": ["random_line", "hessian"]},
+        "config slices.figure_lines[1]: 'hessian' is not a line slice: "
+        "slices.directions.hessian.axes has 2 (allowed: names with 1 axis)",
+    ),
+    "line-in-figure-planes": (
+        {"slices.figure_planes": ["segment"]},
+        "config slices.figure_planes[0]: 'segment' is not a plane slice: "
+        "slices.directions.segment.axes has 1 (allowed: names with 2 axes)",
+    ),
+    "huge-epochs": (
+        {"train.epochs": 10**12},
+        "config train.epochs: 1000000000000 is not allowed "
+        "(allowed: an integer, finite, >= 1 and <= 100000)",
+    ),
+    "huge-n-train": (
+        {"datasets.teacher.n_train": 10**12},
+        "config datasets.teacher.n_train: 1000000000000 is not allowed "
+        "(allowed: an integer, finite, >= 1 and <= 100000)",
+    ),
+    "huge-resolution": (
+        {"slices.directions.random.resolution": 10**12},
+        "config slices.directions.random.resolution: 1000000000000 is not allowed "
+        "(allowed: an integer, finite, >= 3 and <= 1001)",
+    ),
+    "huge-measurements": (
+        {"ising.measurements": 10**12},
+        "config ising.measurements: 1000000000000 is not allowed "
+        "(allowed: an integer, finite, >= 2 and <= 1000000)",
+    ),
+    "huge-t-points": (
+        {"overlaps.t_points": 10**12},
+        "config overlaps.t_points: 1000000000000 is not allowed "
+        "(allowed: an integer, finite, >= 3 and <= 10001)",
+    ),
+    "huge-N": (
+        {"perceptron.learning_curves.N": 10**12},
+        "config perceptron.learning_curves.N: 1000000000000 is not allowed "
+        "(allowed: an integer, finite, >= 2 and <= 10000)",
+    ),
+    "huge-batch-size": (
+        {"train.batch_size": 10**12},
+        "config train.batch_size: 1000000000000 is not allowed "
+        "(allowed: an integer, finite, >= 1 and <= 100000)",
+    ),
+    "huge-lattice": (
+        {"ising.L": [1000000]},
+        "config ising.L[0]: 1000000 is not allowed "
+        "(allowed: an integer, finite, >= 2 and <= 512, a multiple of 2)",
+    ),
+    "huge-mlp": (
+        {"train.architectures": ["mlp-d2-w16-tanh", "mlp-d100000-w100000"]},
+        "config train.architectures[1]: 'mlp-d100000-w100000' is not allowed "
+        "(allowed: depth <= 16 and width <= 4096)",
+    ),
+    "huge-replicas": (
+        {"train.replicas": 10**12},
+        "config train.replicas: 1000000000000 is not allowed "
+        "(allowed: an integer, finite, >= 1 and <= 1024)",
+    ),
+    "training-memory": (
+        {"train.replicas": 1024, "train.architectures": ["mlp-d2-w16-tanh", "mlp-d16-w4096"]},
+        "config train.replicas x train.architectures 'mlp-d16-w4096' on datasets.digits: needs "
+        "about 9130 GiB in one job (allowed: at most 24 GiB; fewer replicas or snapshots, a "
+        "smaller network or data set)",
+    ),
+    "batch-larger-than-data": (
+        {"train.batch_size": 500},
+        "config train.batch_size: 500 is more than the 200 training samples of "
+        "datasets.teacher (allowed: at most 200)",
+    ),
+    "undefined-hessian-dataset": (
+        {"hessian.datasets": ["nope"]},
+        "config hessian.datasets[0]: 'nope' is not defined under datasets "
+        "(defined: digits, teacher)",
+    ),
+    "path-in-hessian-datasets": (
+        {"hessian.datasets": ["../../x"]},
+        "config hessian.datasets[0]: '../../x' is not allowed "
+        "(allowed: a string, matching ^[A-Za-z][A-Za-z0-9_]*$)",
+    ),
+    "more-slice-replicas-than-trained": (
+        {"slices.replicas": 10},
+        "config slices.replicas: 10 is more than the 4 replicas train.replicas trains "
+        "(allowed: at most 4)",
+    ),
+    "more-hessian-replicas-than-trained": (
+        {"hessian.replicas": 5},
+        "config hessian.replicas: 5 is more than the 4 replicas train.replicas trains "
+        "(allowed: at most 4)",
+    ),
+    "empty-directions": (
+        {"slices.directions": {}},
+        "config slices.directions: {} is not allowed (allowed: at least 1 entries)",
+    ),
+    "top-level-typo": (
+        {"sed": 1},
+        "config sed: unknown key (allowed at the top level: boltzmann, datasets, device, "
+        "figures, hessian, hopfield, ising, overlaps, perceptron, seed, slices, threads, train)",
+    ),
     "wrong-type": (
-        "train:\n  epochs: ten\n",
-        ["'ten' is not of type 'integer'", "['train']['epochs']"],
+        {"train.epochs": "ten"},
+        "config train.epochs: 'ten' is not allowed (allowed: an integer, finite, >= 1 and "
+        "<= 100000)",
     ),
-    "unknown-key": ("train:\n  epoch: 3\n", ["'epoch' was unexpected", "['train']"]),
-    "negative-size": (
-        "datasets:\n  teacher:\n    kind: teacher_student\n    n_train: -5\n",
-        ["-5 is less than the minimum of 1", "['datasets']['teacher']['n_train']"],
+    "float-for-integer": (
+        {"train.epochs": 10.0},
+        "config train.epochs: 10.0 is not allowed (allowed: an integer, finite, >= 1 and "
+        "<= 100000)",
     ),
-    "depth-zero": (
-        "train:\n  architectures: [mlp-d0-w8]\n",
-        ["'mlp-d0-w8' does not match", "['train']['architectures'][0]"],
-    ),
-    "alpha-zero": (
-        "perceptron:\n  learning_curves:\n    alpha: [0.0, 1.0]\n",
-        [
-            "0.0 is less than or equal to the minimum of 0",
-            "['perceptron']['learning_curves']['alpha'][0]",
-        ],
-    ),
-    "bad-choice": ("train:\n  optimizer: lbfgs\n", ["'lbfgs' is not one of ['sgd', 'adam']"]),
-    "train-size-zero": (
-        "datasets:\n  digits:\n    kind: digits\n    train_size: 0\n",
-        ["0 is less than the minimum of 1", "['datasets']['digits']['train_size']"],
+    "bad-choice": (
+        {"train.optimizer": "lbfgs"},
+        "config train.optimizer: 'lbfgs' is not allowed (allowed: one of sgd, adam)",
     ),
     "unknown-dataset": (
-        "train:\n  datasets: [mnist]\n",
-        ["config train.datasets: 'mnist' is not defined under 'datasets'"],
+        {"train.datasets": ["digits", "mnist"]},
+        "config train.datasets[1]: 'mnist' is not defined under datasets "
+        "(defined: digits, teacher)",
+    ),
+    "untrained-slice-architecture": (
+        {"slices.architectures": ["mlp-d3-w8"]},
+        "config slices.architectures[0]: 'mlp-d3-w8' is not defined under train.architectures "
+        "(defined: perceptron, mlp-d1-w64, mlp-d2-w16-tanh)",
+    ),
+    "train-size-too-large": (
+        {"datasets.digits.train_size": 5000},
+        "config datasets.digits.train_size: 5000 is more than the 1347 training samples of "
+        "this entry (allowed: at most 1347)",
+    ),
+    "range-per-axis": (
+        {"slices.directions.segment.ranges": [[0, 1], [0, 1]]},
+        "config slices.directions.segment.ranges: 2 range(s) for 1 axes "
+        "(allowed: one [low, high] per entry of axes)",
     ),
 }
 
 
-@pytest.mark.parametrize("case", CASES, ids=list(CASES))
-def test_bad_config_names_the_key(workflow_copy, case):
-    text, expected = CASES[case]
-    (workflow_copy / "bad.yaml").write_text(text)
-    proc = snakemake(workflow_copy, "-n", "--configfile", "bad.yaml", check=False)
-    assert proc.returncode != 0
-    out = proc.stdout + proc.stderr
-    for fragment in expected:
-        assert fragment in out, out
+@pytest.mark.parametrize("case", REFUSED, ids=list(REFUSED))
+def test_bad_config_is_refused_in_one_line_naming_the_key(case):
+    changes, message = REFUSED[case]
+    with pytest.raises(ConfigError) as err:
+        configcheck.check(mutated(changes), SCHEMA)
+    assert str(err.value) == message
+
+
+def test_schema_defaults_alone_make_a_consistent_study():
+    """An empty config is the schema's defaults: slices.directions' default passes its own
+    minProperties, and the defaults that follow other keys (null) resolve to them."""
+    config = configcheck.check({}, SCHEMA)
+    assert set(config["slices"]["directions"]) == {
+        "random",
+        "hessian",
+        "random_line",
+        "hessian_min_line",
+        "segment",
+    }
+    assert config["slices"]["figure_planes"] == ["random", "hessian"]
+    assert config["slices"]["figure_lines"] == ["random_line", "hessian_min_line", "segment"]
+    assert config["slices"]["architectures"] == config["train"]["architectures"]
+    assert config["hessian"]["datasets"] == config["train"]["datasets"] == ["digits"]
+    assert config["datasets"] == {
+        "digits": {"kind": "digits", "test_fraction": 0.25, "train_size": None}
+    }
+
+
+def test_one_architecture_config_takes_every_other_value_from_the_schema():
+    config = configcheck.check({"train": {"architectures": ["mlp-d1-w16"]}}, SCHEMA)
+    defaults = configcheck.check({}, SCHEMA)
+    assert config["train"]["architectures"] == config["slices"]["architectures"] == ["mlp-d1-w16"]
+    for key in defaults:
+        if key not in ("train", "slices"):
+            assert config[key] == defaults[key], key
+    assert config["train"]["epochs"] == 20  # the schema's default, not config.yaml's 40
+
+
+def test_both_shipped_configs_pass_and_quick_stands_alone():
+    """quick.yaml checked alone equals the study it made when merged into config.yaml (which
+    only added data-set entries no job of the quick study uses)."""
+    full = configcheck.check(yaml.safe_load((ROOT / "config/config.yaml").read_text()), SCHEMA)
+    quick = configcheck.check(copy.deepcopy(QUICK), SCHEMA)
+    assert full["train"]["datasets"] == ["digits", "digits_n300", "digits_n600"]
+    assert set(quick["datasets"]) == {"digits", "teacher"}
+    assert quick["train"]["epochs"] == 8 and quick["ising"]["L"] == [4, 8]
+
+
+def test_canonical_params_do_not_depend_on_key_order():
+    a = {"b": {"y": 1, "x": [2, {"q": 1, "p": 2}]}, "a": 0.5}
+    b = {"a": 0.5, "b": {"x": [2, {"p": 2, "q": 1}], "y": 1}}
+    assert repr(configcheck.canonical(a)) == repr(configcheck.canonical(b))
+    assert repr(configcheck.canonical(a)) == "{'a': 0.5, 'b': {'x': [2, {'p': 2, 'q': 1}], 'y': 1}}"
+
+
+@pytest.mark.parametrize("arch", ["perceptron", "mlp-d1-w16", "mlp-d3-w7-relu"])
+def test_parameter_count_matches_the_model(arch):
+    from statmech_nn.models import Model
+
+    assert configcheck.parameter_count(arch, 64, 10) == Model.build(arch, 64, 10).n_params
+
+
+# ---- through snakemake: the message on the terminal, nothing written
+
+CLI_CASES = ["nan-barrier", "plane-in-figure-lines", "huge-mlp", "path-in-hessian-datasets"]
+
+
+@pytest.mark.parametrize("case", CLI_CASES)
+def test_snakemake_refuses_before_any_job(workflow_copy, case):
+    changes, message = REFUSED[case]
+    (workflow_copy / "bad.yaml").write_text(yaml.safe_dump(mutated(changes)))
+    proc = snakemake(workflow_copy, "--cores", "1", "--configfile", "bad.yaml", check=False)
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == f"statmech-nn: {message}", proc.stderr
+    assert not (workflow_copy / "results").exists()
+
+
+def test_configfile_is_not_merged_into_config_yaml(workflow_copy):
+    """`--configfile X` is X plus the schema's defaults: config.yaml's data sets are not planned."""
+    (workflow_copy / "one.yaml").write_text("train: {architectures: [mlp-d1-w16]}\n")
+    out = snakemake(workflow_copy, "-n", "--configfile", "one.yaml").stdout
+    assert "results/train/digits/mlp-d1-w16.nc" in out
+    assert "results/slices/digits/mlp-d1-w16/segment.nc" in out
+    assert "digits_n300" not in out and "mlp-d1-w32-tanh" not in out
 
 
 DRY_RUN_EXPECTS = {
@@ -65,3 +289,8 @@ def test_dry_run_of_both_configs(workflow_copy, config):
     assert "train_replicas" in out
     for path in DRY_RUN_EXPECTS[config]:
         assert path in out, path
+
+
+def test_default_run_uses_config_yaml(workflow_copy: Path):
+    out = snakemake(workflow_copy, "-n").stdout
+    assert "results/train/digits_n600/mlp-d1-w128-tanh.nc" in out

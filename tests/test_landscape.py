@@ -418,13 +418,16 @@ def test_slices_workflow_with_a_stand_in_hessian_file(quick_run, tmp_path):
         (
             "slices:\n  directions:\n    curvature:\n      axes: [random]\n"
             "      ranges: [[-1, 1]]\n      resolution: 5\n",
-            "['slices']['directions']",
+            "config slices.directions: 'curvature' is not allowed",
         ),
         (
-            "slices:\n  directions:\n    random:\n      axes: [saddle]\n",
-            "'saddle' is not one of",
+            "slices:\n  directions:\n    random:\n      axes: [saddle]\n      ranges: [[-1, 1]]\n",
+            "config slices.directions.random.axes[0]: 'saddle' is not allowed (allowed: one of",
         ),
-        ("slices:\n  figure_planes: [nowhere]\n", "slices.figure_planes: ['nowhere']"),
+        (
+            "slices:\n  figure_planes: [nowhere]\n",
+            "config slices.figure_planes[0]: 'nowhere' is not defined under slices.directions",
+        ),
     ],
     ids=["reserved-name", "bad-axis", "unknown-figure-plane"],
 )

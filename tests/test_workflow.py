@@ -1,18 +1,15 @@
 """The quick study end to end in a temporary copy of the repository."""
 
 import re
+import subprocess
+import sys
 
 import pytest
 import xarray as xr
 
-from conftest import snakemake
+from conftest import ROOT, snakemake
 
 pytestmark = pytest.mark.slow
-
-
-def test_lint_is_clean(workflow_copy):
-    proc = snakemake(workflow_copy, "--lint")
-    assert "Congratulations, your workflow is in a good condition!" in proc.stdout + proc.stderr
 
 
 def test_quick_run_makes_every_declared_output(quick_run):
@@ -45,15 +42,6 @@ def _planned_rules(proc) -> set[str]:
     return found - {"all", "figures"}
 
 
-def test_restyling_figures_reruns_only_figure_rules(quick_run):
-    (quick_run / "restyle.yaml").write_text("figures:\n  dpi: 300\n  context: talk\n")
-    proc = snakemake(quick_run, "-n", "--configfile", "config/quick.yaml", "restyle.yaml")
-    planned = _planned_rules(proc)
-    assert planned, proc.stdout
-    assert all(rule.startswith("figure_") for rule in planned), planned
-    (quick_run / "restyle.yaml").unlink()
-
-
 def test_figures_target_rebuilds_figures_only(quick_run, tmp_path):
     """With every PNG gone, the `figures` target plans each figure rule and nothing else
     (a dry run: the quick run itself already rendered every figure once)."""
@@ -75,3 +63,15 @@ def test_report_builds_from_the_quick_run(quick_run):
     html = (quick_run / "results/report.html").read_text(errors="replace")
     assert "training_curves.png" in html
     assert "Training curves of R independently initialised" in html
+    assert "System Message" not in html and "docutils" not in html  # RST error boxes
+    assert "⟨θa, θb⟩ / (|θa| |θb|)" in html  # overlap_distributions' caption, pipes literal
+
+
+def test_readme_xarray_example_runs_on_the_quick_study(quick_run):
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Open a result") :]
+    code = section[section.index("```python") + len("```python") : section.index("```\n", 10)]
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=quick_run, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr

@@ -23,8 +23,12 @@ def wildcards_of(smk: Any) -> dict[str, str]:
 
 
 def seed_of(smk: Any) -> int:
-    """The rule's seed: a stable hash of (config seed, rule name, wildcards)."""
-    return derive_seed(smk.config.get("seed", 0), smk.rule, wildcards_of(smk))
+    """The job's seed: a stable hash of (config ``seed``, rule name, wildcards).
+
+    The config's seed comes from the rule's ``seed`` param, so that Snakemake reruns the
+    job when it changes.
+    """
+    return derive_seed(smk.params.seed, smk.rule, wildcards_of(smk))
 
 
 def write(

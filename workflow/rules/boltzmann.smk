@@ -19,6 +19,7 @@ rule boltzmann_train:
         runtime=20,
     params:
         spec=get_boltzmann_spec,
-        training=lookup(dpath="boltzmann/training", within=config),
+        training=section("boltzmann", "training"),
+        seed=config["seed"],
     script:
         "../../scripts/boltzmann_train.py"

@@ -1,7 +1,10 @@
-# Shared helpers: wildcard constraints, target lists and input functions.
+# Shared helpers: wildcard constraints, target lists, input functions and params.
+# The config is checked before this file (Snakefile: statmech_nn.configcheck), cross-references
+# between sections included.
 from snakemake.io import report as in_report
 
 from statmech_nn.arch import ARCH_REGEX
+from statmech_nn.configcheck import canonical
 
 
 wildcard_constraints:
@@ -9,12 +12,15 @@ wildcard_constraints:
     arch=ARCH_REGEX,
 
 
-for _name in config["train"]["datasets"]:
-    if _name not in config["datasets"]:
-        raise ValueError(
-            f"config train.datasets: {_name!r} is not defined under 'datasets' "
-            f"(defined: {', '.join(config['datasets'])})"
-        )
+def section(*path, drop=()):
+    """A rule's params from the config section at ``path``: without the keys in ``drop`` (lists
+    of other jobs' wildcards), keys sorted, so that a job reruns when a value its output
+    depends on changes, and neither when another job's entry is added nor when keys are
+    reordered (Snakemake compares params by their repr)."""
+    cfg = config
+    for key in path:
+        cfg = cfg[key]
+    return canonical({k: v for k, v in cfg.items() if k not in drop})
 
 
 def train_targets():
@@ -67,7 +73,7 @@ def hessian_targets():
 
 
 def get_dataset_spec(wildcards):
-    return config["datasets"][wildcards.dataset]
+    return canonical(config["datasets"][wildcards.dataset])
 
 
 def gpus():
@@ -82,31 +88,9 @@ wildcard_constraints:
     method=r"cd|pcd|exact",
 
 
-for _name in config["boltzmann"]["train_on"]:
-    if _name not in config["boltzmann"]["datasets"]:
-        raise ValueError(
-            f"config boltzmann.train_on: {_name!r} is not defined under boltzmann.datasets "
-            f"(defined: {', '.join(config['boltzmann']['datasets'])})"
-        )
-    _spec = config["boltzmann"]["datasets"][_name]
-    if (
-        _spec["kind"] == "ising"
-        and _spec["temperature"] not in config["ising"]["temperatures"]
-    ):
-        raise ValueError(
-            f"config boltzmann.datasets.{_name}.temperature: {_spec['temperature']} is not one "
-            f"of ising.temperatures ({', '.join(map(str, config['ising']['temperatures']))})"
-        )
-
-
 def ising_targets():
     """Every Ising lattice the config asks for."""
     return expand("results/ising/L{L}.nc", L=config["ising"]["L"])
-
-
-def get_ising_params(wildcards):
-    """The ising section without the list of sizes: the arguments of one lattice's run."""
-    return {k: v for k, v in config["ising"].items() if k != "L"}
 
 
 def boltzmann_targets():
@@ -119,7 +103,7 @@ def boltzmann_targets():
 
 
 def get_boltzmann_spec(wildcards):
-    return config["boltzmann"]["datasets"][wildcards.data]
+    return canonical(config["boltzmann"]["datasets"][wildcards.data])
 
 
 def get_boltzmann_input(wildcards):
@@ -132,25 +116,6 @@ def get_boltzmann_input(wildcards):
 
 
 # ---- slices (workflow/rules/slices.smk, figures slices_* and projected_curvature)
-
-
-def _check_slices_config():
-    cfg = config["slices"]
-    for key in ("datasets", "architectures"):
-        missing = set(cfg[key]) - set(config["train"][key])
-        if missing:
-            raise ValueError(
-                f"config slices.{key}: {sorted(missing)} not trained (add them to train.{key})"
-            )
-    for key in ("figure_planes", "figure_lines"):
-        unknown = set(cfg[key]) - set(cfg["directions"])
-        if unknown:
-            raise ValueError(
-                f"config slices.{key}: {sorted(unknown)} are not names under slices.directions"
-            )
-
-
-_check_slices_config()
 
 
 def slice_paths(directions, datasets=None, archs=None):
@@ -170,12 +135,14 @@ def slices_targets():
 def get_slice_params(wildcards):
     """The direction's entry and the shared settings: all a slice's numbers depend on."""
     cfg = config["slices"]
-    return {
-        "direction": cfg["directions"][wildcards.direction],
-        "replicas": cfg["replicas"],
-        "dtype": cfg["dtype"],
-        "memory_mb": cfg["memory_mb"],
-    }
+    return canonical(
+        {
+            "direction": cfg["directions"][wildcards.direction],
+            "replicas": cfg["replicas"],
+            "dtype": cfg["dtype"],
+            "memory_mb": cfg["memory_mb"],
+        }
+    )
 
 
 def get_slice_hessian(wildcards):
@@ -187,12 +154,6 @@ def get_slice_hessian(wildcards):
 
 
 # ---- overlaps (workflow/rules/overlaps.smk, figures overlap_*)
-
-if config["train"]["replicas"] < 2:
-    raise ValueError(
-        f"config train.replicas: {config['train']['replicas']} replica(s), but overlaps "
-        "need pairs: set train.replicas >= 2"
-    )
 
 
 def overlaps_targets():

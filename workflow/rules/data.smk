@@ -13,5 +13,6 @@ rule data_make:
         runtime=10,
     params:
         spec=get_dataset_spec,
+        seed=config["seed"],
     script:
         "../../scripts/data.py"

@@ -15,7 +15,7 @@ rule figure_training_curves:
         mem_mb=lambda wc, attempt: 2000 * attempt,
         runtime=10,
     params:
-        style=lookup(dpath="figures", within=config),
+        style=section("figures"),
     script:
         "../../scripts/figure_training_curves.py"
 
@@ -37,7 +37,7 @@ rule figure_perceptron_generalization:
         mem_mb=lambda wc, attempt: 1000 * attempt,
         runtime=10,
     params:
-        style=lookup(dpath="figures", within=config),
+        style=section("figures"),
     script:
         "../../scripts/figure_perceptron_generalization.py"
 
@@ -59,7 +59,7 @@ rule figure_perceptron_capacity:
         mem_mb=lambda wc, attempt: 1000 * attempt,
         runtime=10,
     params:
-        style=lookup(dpath="figures", within=config),
+        style=section("figures"),
     script:
         "../../scripts/figure_perceptron_capacity.py"
 
@@ -81,7 +81,7 @@ rule figure_hopfield_capacity:
         mem_mb=lambda wc, attempt: 2000 * attempt,
         runtime=10,
     params:
-        style=lookup(dpath="figures", within=config),
+        style=section("figures"),
     script:
         "../../scripts/hopfield_figure_capacity.py"
 
@@ -103,7 +103,7 @@ rule figure_hopfield_energy:
         mem_mb=lambda wc, attempt: 2000 * attempt,
         runtime=10,
     params:
-        style=lookup(dpath="figures", within=config),
+        style=section("figures"),
     script:
         "../../scripts/hopfield_figure_energy.py"
 
@@ -125,7 +125,7 @@ rule figure_ising_thermodynamics:
         mem_mb=lambda wc, attempt: 2000 * attempt,
         runtime=10,
     params:
-        style=lookup(dpath="figures", within=config),
+        style=section("figures"),
     script:
         "../../scripts/ising_figure_thermodynamics.py"
 
@@ -147,7 +147,7 @@ rule figure_rbm_loglik:
         mem_mb=lambda wc, attempt: 2000 * attempt,
         runtime=10,
     params:
-        style=lookup(dpath="figures", within=config),
+        style=section("figures"),
     script:
         "../../scripts/boltzmann_figure_loglik.py"
 
@@ -172,7 +172,7 @@ rule figure_slices_random_vs_hessian:
         mem_mb=lambda wc, attempt: 2000 * attempt,
         runtime=10,
     params:
-        style=lookup(dpath="figures", within=config),
+        style=section("figures"),
         names=config["slices"]["figure_planes"],
     script:
         "../../scripts/slices_figure_random_vs_hessian.py"
@@ -195,7 +195,7 @@ rule figure_slices_1d:
         mem_mb=lambda wc, attempt: 2000 * attempt,
         runtime=10,
     params:
-        style=lookup(dpath="figures", within=config),
+        style=section("figures"),
         names=config["slices"]["figure_lines"],
     script:
         "../../scripts/slices_figure_1d.py"
@@ -218,7 +218,7 @@ rule figure_projected_curvature:
         mem_mb=lambda wc, attempt: 2000 * attempt,
         runtime=10,
     params:
-        style=lookup(dpath="figures", within=config),
+        style=section("figures"),
     script:
         "../../scripts/curvature_figure.py"
 
@@ -240,7 +240,7 @@ rule figure_hessian_spectrum:
         mem_mb=lambda wc, attempt: 2000 * attempt,
         runtime=10,
     params:
-        style=lookup(dpath="figures", within=config),
+        style=section("figures"),
     script:
         "../../scripts/figure_hessian_spectrum.py"
 
@@ -262,7 +262,7 @@ rule figure_curvature_vs_depth:
         mem_mb=lambda wc, attempt: 2000 * attempt,
         runtime=10,
     params:
-        style=lookup(dpath="figures", within=config),
+        style=section("figures"),
     script:
         "../../scripts/figure_curvature_vs_depth.py"
 
@@ -284,7 +284,7 @@ rule figure_overlap_distributions:
         mem_mb=lambda wc, attempt: 2000 * attempt,
         runtime=10,
     params:
-        style=lookup(dpath="figures", within=config),
+        style=section("figures"),
     script:
         "../../scripts/figure_overlap_distributions.py"
 
@@ -306,7 +306,7 @@ rule figure_overlap_vs_depth:
         mem_mb=lambda wc, attempt: 2000 * attempt,
         runtime=10,
     params:
-        style=lookup(dpath="figures", within=config),
+        style=section("figures"),
     script:
         "../../scripts/figure_overlap_vs_depth.py"
 
@@ -328,6 +328,6 @@ rule figure_overlap_vs_train_size:
         mem_mb=lambda wc, attempt: 2000 * attempt,
         runtime=10,
     params:
-        style=lookup(dpath="figures", within=config),
+        style=section("figures"),
     script:
         "../../scripts/figure_overlap_vs_train_size.py"

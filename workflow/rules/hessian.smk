@@ -19,7 +19,8 @@ rule hessian:
         runtime=60,
         gpu=gpus(),
     params:
-        cfg=lookup(dpath="hessian", within=config),
+        cfg=section("hessian", drop=("datasets",)),
+        seed=config["seed"],
         device=config["device"],
     script:
         "../../scripts/hessian.py"

@@ -15,7 +15,8 @@ rule hopfield_capacity:
         mem_mb=lambda wc, attempt: 2000 * attempt,
         runtime=30,
     params:
-        cfg=lookup(dpath="hopfield/capacity", within=config),
+        cfg=section("hopfield", "capacity"),
+        seed=config["seed"],
     script:
         "../../scripts/hopfield_capacity.py"
 
@@ -34,6 +35,7 @@ rule hopfield_energy_descent:
         mem_mb=lambda wc, attempt: 1000 * attempt,
         runtime=10,
     params:
-        cfg=lookup(dpath="hopfield/energy", within=config),
+        cfg=section("hopfield", "energy"),
+        seed=config["seed"],
     script:
         "../../scripts/hopfield_energy_descent.py"

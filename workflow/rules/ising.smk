@@ -16,6 +16,7 @@ rule ising_lattice:
         mem_mb=lambda wc, attempt: 2000 * attempt,
         runtime=30,
     params:
-        cfg=get_ising_params,
+        cfg=section("ising", drop=("L",)),
+        seed=config["seed"],
     script:
         "../../scripts/ising_lattice.py"

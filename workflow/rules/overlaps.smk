@@ -20,6 +20,7 @@ rule overlaps:
         * attempt,
         runtime=30,
     params:
-        cfg=lookup(dpath="overlaps", within=config),
+        cfg=section("overlaps"),
+        seed=config["seed"],
     script:
         "../../scripts/overlaps.py"

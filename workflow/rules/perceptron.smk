@@ -15,7 +15,8 @@ rule perceptron_learning_curves:
         mem_mb=lambda wc, attempt: 2000 * attempt,
         runtime=20,
     params:
-        cfg=lookup(dpath="perceptron/learning_curves", within=config),
+        cfg=section("perceptron", "learning_curves"),
+        seed=config["seed"],
     script:
         "../../scripts/perceptron_learning_curves.py"
 
@@ -34,6 +35,7 @@ rule perceptron_capacity:
         mem_mb=lambda wc, attempt: 1000 * attempt,
         runtime=20,
     params:
-        cfg=lookup(dpath="perceptron/capacity", within=config),
+        cfg=section("perceptron", "capacity"),
+        seed=config["seed"],
     script:
         "../../scripts/perceptron_capacity.py"

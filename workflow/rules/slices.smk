@@ -26,6 +26,7 @@ rule slices_evaluate:
         gpu=gpus(),
     params:
         cfg=get_slice_params,
+        seed=config["seed"],
         device=config["device"],
     script:
         "../../scripts/slices.py"
@@ -51,11 +52,14 @@ rule slices_curvature_stats:
         runtime=30,
         gpu=gpus(),
     params:
+        cfg=canonical(
+            {
+                "replicas": config["slices"]["replicas"],
+                "memory_mb": config["slices"]["memory_mb"],
+                **config["slices"]["curvature"],
+            }
+        ),
+        seed=config["seed"],
         device=config["device"],
-        cfg=lambda wildcards: {
-            "replicas": config["slices"]["replicas"],
-            "memory_mb": config["slices"]["memory_mb"],
-            **config["slices"]["curvature"],
-        },
     script:
         "../../scripts/curvature_stats.py"

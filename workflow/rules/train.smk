@@ -15,7 +15,8 @@ rule train_replicas:
         runtime=60,
         gpu=gpus(),
     params:
-        cfg=lookup(dpath="train", within=config),
+        cfg=section("train", drop=("datasets", "architectures")),
+        seed=config["seed"],
         device=config["device"],
     script:
         "../../scripts/train.py"

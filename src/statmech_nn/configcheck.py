@@ -1,0 +1,421 @@
+"""The study's config checked before any job runs, without torch.
+
+:func:`check` fills the schema's defaults (the only fallback: no other config file
+is merged in), refuses non-finite numbers, validates against the JSON schema,
+resolves the ``null`` defaults that follow other keys, checks the cross-references
+between sections and estimates the memory of the largest jobs. Every refusal is a
+:class:`ConfigError` of one line naming the key path, the bad value and what is
+allowed, never the schema itself. :func:`canonical` puts a rule's params in a
+form that does not depend on the order of keys in the config file.
+"""
+
+import copy
+import math
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator, validators
+from jsonschema.exceptions import ValidationError, best_match
+
+from statmech_nn.arch import parse_architecture
+from statmech_nn.errors import InputError
+
+MEMORY_BUDGET_GIB = 24
+"""A study must fit a machine with this much memory (one job at a time)."""
+MAX_DEPTH = 16
+MAX_WIDTH = 4096
+DIGITS_SAMPLES = 1797
+DIGITS_FEATURES = 64
+DIGITS_CLASSES = 10
+
+
+class ConfigError(InputError):
+    """A config value the study refuses, named by its key path."""
+
+
+def load_schema(path: str | Path) -> dict:
+    with open(path) as f:
+        return yaml.safe_load(f)
+
+
+def canonical(value: Any) -> Any:
+    """``value`` with every mapping's keys sorted, recursively.
+
+    Snakemake 9 compares a job's params with those recorded for its outputs by
+    ``repr`` of each value (``Persistence._params``); a dict's repr follows its
+    insertion order, so params built from a config section would change with the
+    order of keys in the file. Sorted dicts (and lists for tuples) make it stable.
+    """
+    if isinstance(value, Mapping):
+        return {str(k): canonical(value[k]) for k in sorted(value, key=str)}
+    if isinstance(value, list | tuple):
+        return [canonical(v) for v in value]
+    return value
+
+
+def check(config: dict, schema: dict) -> dict:
+    """Validate ``config`` in place (defaults filled, ``null`` defaults resolved); return it."""
+    _refuse_non_finite(config, ())
+    error = best_match(_VALIDATOR(schema).iter_errors(config))
+    if error is not None:
+        raise ConfigError(describe_error(error))
+    _resolve_defaults(config)
+    _check_architectures(config)
+    _check_references(config)
+    _check_sizes(config)
+    return config
+
+
+# ---- schema validation with defaults and short messages
+
+
+def _with_defaults(cls):
+    """A validator class that fills each property's ``default`` (a copy) before checking it."""
+    check_properties = cls.VALIDATORS["properties"]
+
+    def properties(validator, props, instance, schema):
+        if isinstance(instance, dict):
+            for name, sub in props.items():
+                if "default" in sub and name not in instance:
+                    instance[name] = copy.deepcopy(sub["default"])
+        yield from check_properties(validator, props, instance, schema)
+
+    strict_integer = cls.TYPE_CHECKER.redefine(
+        "integer", lambda _, x: isinstance(x, int) and not isinstance(x, bool)
+    )
+    return validators.extend(cls, {"properties": properties}, type_checker=strict_integer)
+
+
+_VALIDATOR = _with_defaults(Draft202012Validator)
+
+
+def key_path(parts: Iterator[Any] | tuple) -> str:
+    """``('train', 'architectures', 0)`` -> ``train.architectures[0]``."""
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else str(part)
+    return text or "(top level)"
+
+
+def describe_error(error: ValidationError) -> str:
+    """One line: the key path, the bad value and what the schema allows there."""
+    path = list(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = set(error.schema.get("properties", {}))
+        unknown = sorted(set(error.instance) - allowed)
+        where = key_path(path) if path else "the top level"
+        return (
+            f"config {key_path([*path, unknown[0]])}: unknown key "
+            f"(allowed at {where}: {', '.join(sorted(allowed))})"
+        )
+    if error.validator == "required":
+        return f"config {key_path(path)}: {error.message}"
+    if error.validator in ("minProperties", "maxProperties"):
+        word = "least" if error.validator == "minProperties" else "most"
+        return (
+            f"config {key_path(path)}: {_short(error.instance)} is not allowed "
+            f"(allowed: at {word} {error.validator_value} entries)"
+        )
+    value = _short(error.instance)
+    return f"config {key_path(path)}: {value} is not allowed (allowed: {allowed_by(error.schema)})"
+
+
+def allowed_by(schema: Mapping) -> str:
+    """What a (leaf) schema accepts, in words: types, choices, bounds, patterns, lengths."""
+    if "enum" in schema:
+        return "one of " + ", ".join(map(str, schema["enum"]))
+    if "const" in schema:
+        return f"exactly {schema['const']!r}"
+    words = []
+    types = schema.get("type")
+    if types is not None:
+        types = [types] if isinstance(types, str) else types
+        words.append(" or ".join(_ARTICLES.get(t, t) for t in types))
+    bounds = []
+    for key, sign in (
+        ("minimum", ">="),
+        ("exclusiveMinimum", ">"),
+        ("maximum", "<="),
+        ("exclusiveMaximum", "<"),
+    ):
+        if key in schema:
+            bounds.append(f"{sign} {schema[key]}")
+    if bounds:
+        words.append("finite, " + " and ".join(bounds))
+    if "multipleOf" in schema:
+        words.append(f"a multiple of {schema['multipleOf']}")
+    if "pattern" in schema:
+        words.append(f"matching {schema['pattern']}")
+    if "const" in schema.get("not", {}):
+        words.append(f"not {schema['not']['const']!r}")
+    low, high = schema.get("minItems", 0), schema.get("maxItems")
+    if high is None and low:
+        words.append(f"at least {low} items")
+    elif high is not None:
+        words.append(f"exactly {low} items" if low == high else f"{low} to {high} items")
+    if schema.get("uniqueItems"):
+        words.append("no repeats")
+    return ", ".join(words) or "see workflow/schemas/config.schema.yaml"
+
+
+_ARTICLES = {"integer": "an integer", "array": "a list", "object": "a mapping", "null": "null"}
+_ARTICLES |= {t: f"a {t}" for t in ("number", "string", "boolean")}
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _refuse_non_finite(value: Any, path: tuple) -> None:
+    """NaN and ±inf pass every JSON-schema bound (comparisons with NaN are false): refuse them."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(
+            f"config {key_path(path)}: {value} is not allowed (allowed: a finite number)"
+        )
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            _refuse_non_finite(v, (*path, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _refuse_non_finite(v, (*path, i))
+
+
+# ---- defaults that follow other keys
+
+
+def _resolve_defaults(config: dict) -> None:
+    """``null`` means: every trained data set / architecture, every plane / line slice."""
+    train, slices = config["train"], config["slices"]
+    for key in ("datasets", "architectures"):
+        if slices[key] is None:
+            slices[key] = list(train[key])
+    if config["hessian"]["datasets"] is None:
+        config["hessian"]["datasets"] = list(train["datasets"])
+    for key, n_axes in (("figure_planes", 2), ("figure_lines", 1)):
+        if slices[key] is None:
+            slices[key] = [
+                name for name, d in slices["directions"].items() if len(d["axes"]) == n_axes
+            ]
+
+
+# ---- cross-references
+
+
+def _refuse_undefined(names: list, key: str, defined: Mapping | list, defined_key: str) -> None:
+    for i, name in enumerate(names):
+        if name not in defined:
+            raise ConfigError(
+                f"config {key}[{i}]: {name!r} is not defined under {defined_key} "
+                f"(defined: {', '.join(defined) or 'none'})"
+            )
+
+
+def _check_references(config: dict) -> None:
+    train, slices, hessian = config["train"], config["slices"], config["hessian"]
+    _refuse_undefined(train["datasets"], "train.datasets", config["datasets"], "datasets")
+    _refuse_undefined(hessian["datasets"], "hessian.datasets", config["datasets"], "datasets")
+    _refuse_undefined(slices["datasets"], "slices.datasets", train["datasets"], "train.datasets")
+    _refuse_undefined(
+        slices["architectures"],
+        "slices.architectures",
+        train["architectures"],
+        "train.architectures",
+    )
+    _check_slice_directions(slices, train["replicas"])
+    if train["replicas"] < 2:
+        raise ConfigError(
+            f"config train.replicas: {train['replicas']} is not allowed (allowed: >= 2; "
+            "overlaps need pairs)"
+        )
+    for key, section in (("slices.replicas", slices), ("hessian.replicas", hessian)):
+        asked = section["replicas"]
+        if asked is not None and asked > train["replicas"]:
+            raise ConfigError(
+                f"config {key}: {asked} is more than the {train['replicas']} replicas "
+                f"train.replicas trains (allowed: at most {train['replicas']})"
+            )
+    _check_boltzmann(config)
+
+
+def _check_slice_directions(slices: dict, train_replicas: int) -> None:
+    directions = slices["directions"]
+    for name, d in directions.items():
+        key = f"slices.directions.{name}"
+        if len(d["ranges"]) != len(d["axes"]):
+            raise ConfigError(
+                f"config {key}.ranges: {len(d['ranges'])} range(s) for {len(d['axes'])} axes "
+                "(allowed: one [low, high] per entry of axes)"
+            )
+        for i, (low, high) in enumerate(d["ranges"]):
+            if not low < high:
+                raise ConfigError(
+                    f"config {key}.ranges[{i}]: {[low, high]} is not allowed (allowed: low < high)"
+                )
+        if "segment" in d["axes"] and d["axes"] != ["segment"]:
+            raise ConfigError(
+                f"config {key}.axes: {d['axes']} is not allowed (allowed: segment alone)"
+            )
+        if "segment" in d["axes"] and slices["replicas"] < 2:
+            raise ConfigError(
+                f"config slices.replicas: {slices['replicas']} is not allowed with the segment "
+                f"slice {key} (allowed: >= 2)"
+            )
+    for key, n_axes, kind in (("figure_planes", 2, "plane"), ("figure_lines", 1, "line")):
+        _refuse_undefined(slices[key], f"slices.{key}", directions, "slices.directions")
+        for i, name in enumerate(slices[key]):
+            if len(directions[name]["axes"]) != n_axes:
+                raise ConfigError(
+                    f"config slices.{key}[{i}]: {name!r} is not a {kind} slice: "
+                    f"slices.directions.{name}.axes has {len(directions[name]['axes'])} "
+                    f"(allowed: names with {n_axes} {'axes' if n_axes > 1 else 'axis'})"
+                )
+        if not slices[key]:
+            raise ConfigError(
+                f"config slices.{key}: no {kind} slice under slices.directions to draw "
+                f"(allowed: at least one name with {n_axes} axes)"
+            )
+
+
+def _check_boltzmann(config: dict) -> None:
+    boltzmann, ising = config["boltzmann"], config["ising"]
+    _refuse_undefined(
+        boltzmann["train_on"], "boltzmann.train_on", boltzmann["datasets"], "boltzmann.datasets"
+    )
+    for name in boltzmann["train_on"]:
+        spec = boltzmann["datasets"][name]
+        if spec["kind"] != "ising":
+            continue
+        if spec["temperature"] not in ising["temperatures"]:
+            raise ConfigError(
+                f"config boltzmann.datasets.{name}.temperature: {spec['temperature']} is not one "
+                f"of ising.temperatures ({', '.join(map(str, ising['temperatures']))})"
+            )
+        if spec["samples"] > ising["keep_samples"]:
+            raise ConfigError(
+                f"config boltzmann.datasets.{name}.samples: {spec['samples']} is more than "
+                f"ising.keep_samples ({ising['keep_samples']}) keeps"
+            )
+
+
+# ---- sizes: training sets, batch sizes, memory
+
+
+def training_size(spec: Mapping) -> int:
+    """Training samples of a ``datasets`` entry (digits: sklearn's stratified split size)."""
+    if spec["kind"] == "digits":
+        full = DIGITS_SAMPLES - math.ceil(spec["test_fraction"] * DIGITS_SAMPLES)
+    else:
+        full = spec["n_train"]
+    return full if spec.get("train_size") is None else min(full, spec["train_size"])
+
+
+def _check_sizes(config: dict) -> None:
+    for name, spec in config["datasets"].items():
+        full = training_size({**spec, "train_size": None})
+        if spec.get("train_size") is not None and spec["train_size"] > full:
+            raise ConfigError(
+                f"config datasets.{name}.train_size: {spec['train_size']} is more than the "
+                f"{full} training samples of this entry (allowed: at most {full})"
+            )
+    train = config["train"]
+    for name in train["datasets"]:
+        n = training_size(config["datasets"][name])
+        if train["batch_size"] > n:
+            raise ConfigError(
+                f"config train.batch_size: {train['batch_size']} is more than the {n} training "
+                f"samples of datasets.{name} (allowed: at most {n})"
+            )
+    for name in train["datasets"]:
+        for arch in train["architectures"]:
+            _check_training_memory(train, config["datasets"][name], name, arch)
+    _check_hopfield_memory(config["hopfield"])
+    _check_ising_memory(config["ising"])
+
+
+def _check_architectures(config: dict) -> None:
+    for i, arch in enumerate(config["train"]["architectures"]):
+        _check_architecture(arch, f"train.architectures[{i}]")
+    for name, spec in config["datasets"].items():
+        if spec["kind"] == "teacher_student":
+            _check_architecture(spec["teacher"], f"datasets.{name}.teacher")
+
+
+def _check_architecture(arch: str, key: str) -> None:
+    a = parse_architecture(arch)
+    if a.depth > MAX_DEPTH or a.width > MAX_WIDTH:
+        raise ConfigError(
+            f"config {key}: {arch!r} is not allowed (allowed: depth <= {MAX_DEPTH} and "
+            f"width <= {MAX_WIDTH})"
+        )
+
+
+def parameter_count(arch: str, n_in: int, n_out: int) -> int:
+    """Number P of trainable parameters of ``arch`` (biases in every layer but a perceptron's)."""
+    a = parse_architecture(arch)
+    if a.depth == 0:
+        return n_in * n_out
+    widths = [n_in] + [a.width] * a.depth + [n_out]
+    return sum(w_in * w_out + w_out for w_in, w_out in zip(widths, widths[1:], strict=False))
+
+
+def training_bytes(train: Mapping, spec: Mapping, arch: str) -> int:
+    """Memory of one training job, roughly: per replica the parameters with their gradient, two
+    Adam moments and the snapshots, plus activations of an evaluation pass over the whole data
+    set (training and test) in every layer."""
+    if spec["kind"] == "digits":
+        n_in, n_out, n_all = DIGITS_FEATURES, DIGITS_CLASSES, DIGITS_SAMPLES
+    else:
+        n_in, n_out, n_all = spec["dim"], 2, spec["n_train"] + spec["n_test"]
+    a = parse_architecture(arch)
+    size = 4 if train["dtype"] == "float32" else 8
+    params = parameter_count(arch, n_in, n_out) * (4 + train["snapshots"])
+    activations = n_all * (max(a.width, n_out) * (a.depth + 1) + n_in)
+    return train["replicas"] * (params + activations) * size
+
+
+def _refuse_memory(needed: int, keys: str, hint: str) -> None:
+    if needed > MEMORY_BUDGET_GIB * 2**30:
+        raise ConfigError(
+            f"config {keys}: needs about {needed / 2**30:.0f} GiB in one job (allowed: at most "
+            f"{MEMORY_BUDGET_GIB} GiB; {hint})"
+        )
+
+
+def _check_training_memory(train: Mapping, spec: Mapping, name: str, arch: str) -> None:
+    _refuse_memory(
+        training_bytes(train, spec, arch),
+        f"train.replicas x train.architectures {arch!r} on datasets.{name}",
+        "fewer replicas or snapshots, a smaller network or data set",
+    )
+
+
+def _check_hopfield_memory(hopfield: Mapping) -> None:
+    cap, energy = hopfield["capacity"], hopfield["energy"]
+    n = max(cap["N"])
+    # couplings of every load of one N at once, plus the running sum (float32)
+    _refuse_memory(
+        4 * cap["trials"] * n * n * (len(cap["alpha"]) + 1),
+        "hopfield.capacity.N x trials x alpha",
+        "smaller networks, fewer trials or loads",
+    )
+    _refuse_memory(
+        4 * energy["trials"] * energy["N"] ** 2 * 2,
+        "hopfield.energy.N x trials",
+        "a smaller network or fewer trials",
+    )
+
+
+def _check_ising_memory(ising: Mapping) -> None:
+    walkers = ising["chains"] * len(ising["temperatures"])
+    # spins of every chain, the measurement series (energy and magnetisation, float64)
+    # and the kept samples
+    needed = walkers * max(ising["L"]) ** 2 + 16 * walkers * ising["measurements"]
+    needed += len(ising["temperatures"]) * ising["keep_samples"] * max(ising["L"]) ** 2
+    _refuse_memory(
+        needed,
+        "ising.L x chains x temperatures x measurements",
+        "smaller lattices, fewer chains, temperatures or measurements",
+    )

@@ -1,0 +1,109 @@
+"""Property test: random mutations of config/quick.yaml are refused in one line naming a key,
+or accepted with every number finite and every training job within the memory budget."""
+
+import copy
+import math
+import random
+import re
+
+import yaml
+
+from statmech_nn import configcheck
+from statmech_nn.configcheck import ConfigError
+
+from conftest import ROOT
+
+SCHEMA = configcheck.load_schema(ROOT / "workflow/schemas/config.schema.yaml")
+QUICK = yaml.safe_load((ROOT / "config/quick.yaml").read_text())
+MUTATIONS = 300
+VALUES = [
+    float("nan"),
+    float("inf"),
+    -float("inf"),
+    0,
+    -1,
+    1,
+    2,
+    0.5,
+    -0.5,
+    10**12,
+    1e300,
+    "ten",
+    "../../x",
+    "",
+    None,
+    True,
+    [],
+    {},
+    [float("nan")],
+    "mlp-d100000-w100000",
+    "mlp-d3-w8",
+]
+MESSAGE = re.compile(r"^config (?P<key>[A-Za-z_][\w]*)[\w.\[\]]* ?")
+
+
+def leaves(node, path=()):
+    """Every path into the config: mapping keys, list items and the values under them."""
+    yield path
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from leaves(value, (*path, key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from leaves(value, (*path, i))
+
+
+def mutate(config: dict, rng: random.Random) -> dict:
+    """One random change: a new value at a path, a deleted or misspelt key, a grown list."""
+    config = copy.deepcopy(config)
+    path = rng.choice([p for p in leaves(config) if p])
+    parent = config
+    for part in path[:-1]:
+        parent = parent[part]
+    last = path[-1]
+    action = rng.choice(["value", "value", "value", "delete", "typo", "grow"])
+    if action == "delete":
+        del parent[last]
+    elif action == "typo" and isinstance(parent, dict):
+        parent[f"{last}x"] = parent.pop(last)
+    elif action == "grow" and isinstance(parent[last], list) and parent[last]:
+        parent[last].append(copy.deepcopy(parent[last][-1]) if rng.random() < 0.5 else 10**9)
+    else:
+        parent[last] = copy.deepcopy(rng.choice(VALUES))
+    return config
+
+
+def finite(node) -> bool:
+    if isinstance(node, float):
+        return math.isfinite(node)
+    if isinstance(node, dict):
+        return all(finite(v) for v in node.values())
+    if isinstance(node, list):
+        return all(finite(v) for v in node)
+    return True
+
+
+def test_random_mutations_are_refused_naming_a_key_or_accepted_within_bounds():
+    rng = random.Random(20261202)
+    refused = accepted = 0
+    for _ in range(MUTATIONS):
+        config = mutate(QUICK, rng)
+        try:
+            checked = configcheck.check(copy.deepcopy(config), SCHEMA)
+        except ConfigError as err:
+            message = str(err)
+            match = MESSAGE.match(message)
+            assert match and "\n" not in message and len(message) < 400, message
+            assert match["key"] in SCHEMA["properties"] or match["key"] in config, message
+            refused += 1
+            continue
+        accepted += 1
+        assert finite(checked), config
+        train = checked["train"]
+        for name in train["datasets"]:
+            spec = checked["datasets"][name]
+            assert train["batch_size"] <= configcheck.training_size(spec)
+            for arch in train["architectures"]:
+                needed = configcheck.training_bytes(train, spec, arch)
+                assert needed <= configcheck.MEMORY_BUDGET_GIB * 2**30
+    assert refused > 100 and accepted > 20, (refused, accepted)
