@@ -24,12 +24,18 @@ from snakemake.utils import min_version
 min_version("9.20")
 
 # The library in src/ is importable here and in every job, also in per-rule conda envs
-# and when this workflow is used as a module of another one (hence the current basedir).
+# and when this workflow is used as a module of another one (hence the current basedir);
+# models/ holds researchers' network factories (config `models:`; the working directory's
+# models/ folder is searched too).
 _BASE = workflow.current_basedir.get_path_or_uri(secret_free=True)
 _SRC = os.path.join(_BASE, "src")
 sys.path.insert(0, _SRC)
 os.environ.update(
-    PYTHONPATH=os.pathsep.join(filter(None, [_SRC, os.environ.get("PYTHONPATH")]))
+    PYTHONPATH=os.pathsep.join(
+        filter(
+            None, [_SRC, os.path.join(_BASE, "models"), os.environ.get("PYTHONPATH")]
+        )
+    )
 )
 
 from statmech_nn import configcheck

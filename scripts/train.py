@@ -14,6 +14,7 @@ def main(smk):
             seed=rule.seed_of(smk),
             device=smk.params.device,
             progress=lambda epoch: bar.update(),
+            models={smk.wildcards.arch: smk.params.network} if smk.params.network else None,
         )
     ds.attrs["dataset"] = smk.wildcards.dataset
     rule.write(smk, ds, f"{smk.wildcards.arch} trained on {smk.wildcards.dataset}", cfg)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-WORKFLOW_FILES = ("Snakefile", "workflow", "scripts", "config", "src", "pyproject.toml")
+WORKFLOW_FILES = ("Snakefile", "workflow", "scripts", "config", "src", "models", "pyproject.toml")
 
 
 def copy_workflow(dest: Path) -> Path:

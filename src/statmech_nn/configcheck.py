@@ -19,13 +19,14 @@ import yaml
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError, best_match
 
-from statmech_nn.arch import parse_architecture
+from statmech_nn.arch import Architecture, parse_architecture
 from statmech_nn.errors import InputError
 
 MEMORY_BUDGET_GIB = 24
 """A study must fit a machine with this much memory (one job at a time)."""
 MAX_DEPTH = 16
 MAX_WIDTH = 4096
+MAX_KERNEL = 15
 DIGITS_SAMPLES = 1797
 DIGITS_FEATURES = 64
 DIGITS_CLASSES = 10
@@ -303,10 +304,13 @@ def _check_boltzmann(config: dict) -> None:
 # ---- sizes: training sets, batch sizes, memory
 
 
-def training_size(spec: Mapping) -> int:
-    """Training samples of a ``datasets`` entry (digits: sklearn's stratified split size)."""
+def training_size(spec: Mapping) -> int | None:
+    """Training samples of a ``datasets`` entry (digits: sklearn's stratified split size);
+    None for a user's file (its size is known once the data job reads it)."""
     if spec["kind"] == "digits":
         full = DIGITS_SAMPLES - math.ceil(spec["test_fraction"] * DIGITS_SAMPLES)
+    elif spec["kind"] == "file":
+        return None
     else:
         full = spec["n_train"]
     return full if spec.get("train_size") is None else min(full, spec["train_size"])
@@ -315,7 +319,7 @@ def training_size(spec: Mapping) -> int:
 def _check_sizes(config: dict) -> None:
     for name, spec in config["datasets"].items():
         full = training_size({**spec, "train_size": None})
-        if spec.get("train_size") is not None and spec["train_size"] > full:
+        if full is not None and spec.get("train_size") is not None and spec["train_size"] > full:
             raise ConfigError(
                 f"config datasets.{name}.train_size: {spec['train_size']} is more than the "
                 f"{full} training samples of this entry (allowed: at most {full})"
@@ -323,38 +327,73 @@ def _check_sizes(config: dict) -> None:
     train = config["train"]
     for name in train["datasets"]:
         n = training_size(config["datasets"][name])
-        if train["batch_size"] > n:
+        if n is not None and train["batch_size"] > n:
             raise ConfigError(
                 f"config train.batch_size: {train['batch_size']} is more than the {n} training "
                 f"samples of datasets.{name} (allowed: at most {n})"
             )
     for name in train["datasets"]:
         for arch in train["architectures"]:
-            _check_training_memory(train, config["datasets"][name], name, arch)
+            if arch not in config["models"] and config["datasets"][name]["kind"] != "file":
+                _check_training_memory(train, config["datasets"][name], name, arch)
     _check_hopfield_memory(config["hopfield"])
     _check_ising_memory(config["ising"])
 
 
 def _check_architectures(config: dict) -> None:
     for i, arch in enumerate(config["train"]["architectures"]):
-        _check_architecture(arch, f"train.architectures[{i}]")
+        if arch in config["models"]:
+            continue  # a researcher's network: its factory is checked by the training job
+        _check_architecture(arch, f"train.architectures[{i}]", config["models"])
+        if arch.startswith("cnn"):
+            _check_images(config, arch, f"train.architectures[{i}]")
     for name, spec in config["datasets"].items():
         if spec["kind"] == "teacher_student":
             _check_architecture(spec["teacher"], f"datasets.{name}.teacher")
 
 
-def _check_architecture(arch: str, key: str) -> None:
-    a = parse_architecture(arch)
-    if a.depth > MAX_DEPTH or a.width > MAX_WIDTH:
+def _check_architecture(arch: str, key: str, models: Mapping | None = None) -> None:
+    try:
+        a = parse_architecture(arch)
+    except InputError:
+        defined = ", ".join(models or {}) or "none"
         raise ConfigError(
-            f"config {key}: {arch!r} is not allowed (allowed: depth <= {MAX_DEPTH} and "
-            f"width <= {MAX_WIDTH})"
+            f"config {key}: {arch!r} is neither a built-in architecture string nor a name "
+            f"under models (defined: {defined})"
+        ) from None
+    if isinstance(a, Architecture):
+        depth, width, kernel = a.depth, a.width, 1
+    else:
+        depth, width, kernel = len(a.channels), max(a.channels), a.kernel
+    if depth > MAX_DEPTH or width > MAX_WIDTH or kernel > MAX_KERNEL:
+        raise ConfigError(
+            f"config {key}: {arch!r} is not allowed (allowed: depth <= {MAX_DEPTH}, "
+            f"width or channels <= {MAX_WIDTH}, kernel <= {MAX_KERNEL})"
         )
 
 
+def _check_images(config: dict, arch: str, key: str) -> None:
+    """A CNN trains on images: digits with ``images: true`` or a user's file."""
+    for name in config["train"]["datasets"]:
+        spec = config["datasets"][name]
+        if spec["kind"] == "teacher_student" or (
+            spec["kind"] == "digits" and not spec.get("images")
+        ):
+            raise ConfigError(
+                f"config {key}: the CNN {arch!r} needs images, but datasets.{name} serves flat "
+                "features (set datasets.<name>.images: true for digits)"
+            )
+
+
 def parameter_count(arch: str, n_in: int, n_out: int) -> int:
-    """Number P of trainable parameters of ``arch`` (biases in every layer but a perceptron's)."""
+    """Number P of trainable parameters of ``arch`` (biases in every layer but a perceptron's;
+    a CNN on one-channel images)."""
     a = parse_architecture(arch)
+    if not isinstance(a, Architecture):
+        chans = [1, *a.channels]
+        pairs = zip(chans[:-1], chans[1:], strict=True)
+        convs = sum(c * (i * a.kernel**2 + 1 + 2 * a.batch_norm) for i, c in pairs)
+        return convs + chans[-1] * n_out + n_out
     if a.depth == 0:
         return n_in * n_out
     widths = [n_in] + [a.width] * a.depth + [n_out]
@@ -372,7 +411,10 @@ def training_bytes(train: Mapping, spec: Mapping, arch: str) -> int:
     a = parse_architecture(arch)
     size = 4 if train["dtype"] == "float32" else 8
     params = parameter_count(arch, n_in, n_out) * (4 + train["snapshots"])
-    activations = n_all * (max(a.width, n_out) * (a.depth + 1) + n_in)
+    if isinstance(a, Architecture):
+        activations = n_all * (max(a.width, n_out) * (a.depth + 1) + n_in)
+    else:  # every convolution keeps (channels x pixels) per sample, twice (before/after act)
+        activations = n_all * (2 * n_in * sum(a.channels) + n_out)
     return train["replicas"] * (params + activations) * size
 
 

@@ -24,7 +24,9 @@ from statmech_nn.errors import InputError
 from statmech_nn.io import labelled
 from statmech_nn.losses import LOSSES, loss_and_hits, loss_units, per_sample_loss
 from statmech_nn.nets import Network, build_network, input_shape_of
+from statmech_nn.nets.functional import full_batch_gradient
 from statmech_nn.optim import Optimizer
+from statmech_nn.polish import polish
 from statmech_nn.seeds import derive_seed
 
 log = logging.getLogger(__name__)
@@ -48,13 +50,15 @@ class TrainSettings:
 
 @dataclass
 class TrainResult:
-    """Curves (R, epochs + 1; epoch 0 is the initialisation), final and snapshot parameters."""
+    """Curves (R, epochs + 1; epoch 0 is the initialisation), final and snapshot parameters,
+    and the full-batch gradient norm ‖∇L‖ of the training loss at each snapshot (R, S)."""
 
     curves: dict[str, torch.Tensor]
     params: torch.Tensor
     snapshots: torch.Tensor
     snapshot_epochs: list[int]
     diverged_epoch: list[int | None] = field(default_factory=list)
+    snapshot_grad_norms: torch.Tensor | None = None
 
     @property
     def diverged(self) -> list[bool]:
@@ -136,7 +140,7 @@ def train_replicas(
     curves = {
         k: torch.full((len(seeds), s.epochs + 1), torch.nan, dtype=torch.float64) for k in names
     }
-    snaps = []
+    snaps, grad_norms = [], []
     alive = torch.ones(len(seeds), dtype=torch.bool, device=x_train.device)
     all_alive = True
     diverged_epoch: list[int | None] = [None] * len(seeds)
@@ -158,6 +162,8 @@ def train_replicas(
             curves[name][:, epoch] = torch.where(alive, v, torch.nan).double().cpu()
         if epoch in keep:
             snaps.append(theta.clone())
+            g = full_batch_gradient(bp, theta, x_train, y_train)[1].norm(dim=-1)
+            grad_norms.append(torch.where(alive, g, torch.nan).double().cpu())
 
     record(0)
     for epoch in range(1, s.epochs + 1):
@@ -189,6 +195,7 @@ def train_replicas(
         snapshots=torch.stack(snaps, dim=1).cpu(),
         snapshot_epochs=keep,
         diverged_epoch=diverged_epoch,
+        snapshot_grad_norms=torch.stack(grad_norms, dim=1),
     )
 
 
@@ -238,6 +245,22 @@ def train_study(
     for r, epoch in enumerate(res.diverged_epoch):
         if epoch is not None:
             log.warning("replica %d of %s diverged at epoch %d (loss NaN/Inf)", r, arch, epoch)
+    finish = cfg.get("polish") or {"method": "none"}
+    if finish["method"] == "lbfgs":
+        done = polish(
+            model, res.params, tensors["x_train"].cpu(), tensors["y_train"].cpu(),
+            settings.loss, finish["tol"], finish["max_steps"],
+        )  # fmt: skip
+        final, grad_norm, polished = done.params, done.grad_norm, True
+        log.info("polished: |grad L| = %s after %s L-BFGS steps", grad_norm.tolist(), done.steps)
+    else:
+        final, polished = res.params, False
+        grad_norm = full_batch_gradient(
+            model.trainer(settings.loss),
+            res.params.double(),
+            tensors["x_train"].cpu().double(),
+            tensors["y_train"].cpu(),
+        )[1].norm(dim=-1)
 
     units = {"loss": loss_units(settings.loss), "accuracy": "1"}
     variables = {
@@ -249,7 +272,31 @@ def train_study(
         )
         for name, curve in res.curves.items()
     }
-    variables["params"] = labelled(res.params.numpy(), (REPLICA, PARAM), "final parameters")
+    variables["params"] = labelled(
+        final.numpy(),
+        (REPLICA, PARAM),
+        "final parameters" + (" (polished by full-batch L-BFGS)" if polished else ""),
+    )
+    variables["grad_norm"] = labelled(
+        grad_norm.numpy(),
+        (REPLICA,),
+        "full-batch gradient norm of the training loss at params (float64)",
+        units["loss"],
+    )
+    variables["snapshot_grad_norm"] = labelled(
+        res.snapshot_grad_norms.numpy(),
+        (REPLICA, SNAPSHOT),
+        "full-batch gradient norm of the training loss at the snapshot",
+        units["loss"],
+    )
+    if polished:
+        variables["params_trained"] = labelled(
+            res.params.numpy(), (REPLICA, PARAM), "parameters at the end of training"
+        )
+        variables["polish_steps"] = labelled(done.steps.numpy(), (REPLICA,), "L-BFGS steps")
+        variables["polish_converged"] = labelled(
+            done.converged.numpy(), (REPLICA,), "gradient norm reached polish.tol"
+        )
     variables["snapshots"] = labelled(
         res.snapshots.numpy(), (REPLICA, SNAPSHOT, PARAM), "parameters along the trajectory"
     )
@@ -275,5 +322,6 @@ def train_study(
             "param_shapes_json": json.dumps({k: list(v) for k, v in model.shapes.items()}),
             "loss": settings.loss,
             "n_diverged": int(sum(res.diverged)),
+            "polish_json": json.dumps(finish, sort_keys=True),
         },
     )

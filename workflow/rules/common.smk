@@ -3,13 +3,13 @@
 # between sections included.
 from snakemake.io import report as in_report
 
-from statmech_nn.arch import ARCH_REGEX
+from statmech_nn.arch import arch_regex
 from statmech_nn.configcheck import canonical
 
 
 wildcard_constraints:
     dataset=r"[A-Za-z][A-Za-z0-9_]*",
-    arch=ARCH_REGEX,
+    arch=arch_regex(list(config["models"])),
 
 
 def section(*path, drop=()):
@@ -74,6 +74,17 @@ def hessian_targets():
 
 def get_dataset_spec(wildcards):
     return canonical(config["datasets"][wildcards.dataset])
+
+
+def get_dataset_file(wildcards):
+    """The user's file a `kind: file` data set reads (an input: a new file reruns it)."""
+    spec = config["datasets"][wildcards.dataset]
+    return [spec["path"]] if spec["kind"] == "file" else []
+
+
+def get_network_spec(wildcards):
+    """A `models:` entry for a researcher's network; None for a built-in architecture."""
+    return canonical(config["models"].get(wildcards.arch))
 
 
 def gpus():

@@ -1,4 +1,6 @@
 rule data_make:
+    input:
+        get_dataset_file,
     output:
         "results/data/{dataset}.nc",
     log:

@@ -18,5 +18,6 @@ rule train_replicas:
         cfg=section("train", drop=("datasets", "architectures")),
         seed=config["seed"],
         device=config["device"],
+        network=get_network_spec,
     script:
         "../../scripts/train.py"

@@ -10,7 +10,7 @@ import xarray as xr
 from statmech_nn.dims import PARAM, REPLICA, SNAPSHOT
 from statmech_nn.errors import InputError
 from statmech_nn.io import labelled
-from statmech_nn.landscape.curvature import curvature_statistics, grid_curvature
+from statmech_nn.landscape.curvature import curvature_statistics, grid_curvature, model_loss
 from statmech_nn.landscape.directions import pca_directions, random_directions, scale_direction
 from statmech_nn.landscape.grid import evaluate_grid
 from statmech_nn.losses import loss_units
@@ -89,6 +89,45 @@ def _axis_directions(
     return params, directions, extra
 
 
+def critical_point_terms(
+    model: Network,
+    origin: torch.Tensor,
+    directions: torch.Tensor,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    loss: str,
+    ranges: Sequence[Sequence[float]],
+    curvature: np.ndarray,
+) -> dict[str, xr.Variable]:
+    """Slope against curvature along each axis over its plotted range (THEORY.md).
+
+    With g = ∇L(θ₀) (full batch, float64) and r the largest |coordinate| of the axis,
+    the loss changes by about gᵀd·c + ½ dᵀHd·c²; the slice shows curvature, not a
+    slope, where the linear term |gᵀd|·r ≤ 0.1 × the curvature term ½|κ||d|²r²
+    (κ the second-difference curvature per |d|², ``curvature`` (R, k)).
+    """
+    fn = model_loss(model, x.double(), y, loss)
+    theta = origin.double()
+    g = torch.func.grad(lambda th: fn(th).sum())(theta)
+    reach = torch.tensor([max(abs(lo), abs(hi)) for lo, hi in ranges], dtype=torch.float64)
+    d = directions.double()
+    linear = (d @ g.unsqueeze(-1)).squeeze(-1).abs().cpu() * reach
+    quadratic = 0.5 * np.abs(curvature) * (d.norm(dim=-1).cpu().numpy() ** 2) * reach.numpy() ** 2
+    dims = (REPLICA, "axis")
+    return {
+        "grad_norm": labelled(
+            g.norm(dim=-1).cpu().numpy(), (REPLICA,), "full-batch gradient norm at the origin"
+        ),
+        "linear_term": labelled(linear.numpy(), dims, "slope term |gᵀd|·r over the axis range"),
+        "curvature_term": labelled(quadratic, dims, "curvature term ½|κ||d|²r² over the range"),
+        "critical": labelled(
+            linear.numpy() <= 0.1 * quadratic,
+            dims,
+            "slice shows curvature, not slope: linear term <= 0.1 x curvature term",
+        ),
+    }
+
+
 def slice_dataset(
     model: Network,
     params: torch.Tensor,
@@ -154,7 +193,13 @@ def slice_dataset(
         (REPLICA, "axis"),
         "second-difference curvature of the training loss at the origin along each axis",
     )
-    for name in ("train_loss", "test_loss", "centre_curvature"):
+    variables.update(
+        critical_point_terms(
+            model, origin, directions, data["x_train"], data["y_train"], loss, ranges,
+            variables["centre_curvature"].values,
+        )
+    )  # fmt: skip
+    for name in ("train_loss", "test_loss", "centre_curvature", "linear_term", "curvature_term"):
         variables[name].attrs["units"] = loss_units(loss)
     variables["origin"] = labelled(origin.cpu().numpy(), (REPLICA, PARAM), "slice origin θ₀")
     variables["direction"] = labelled(

@@ -45,3 +45,12 @@ class FunctionalTrainer:
         with torch.no_grad():
             parts = [self.network.forward(theta, xb) for xb in x.split(block)]
         return torch.cat(parts, dim=-2).movedim(-1, -2)
+
+
+def full_batch_gradient(bp, theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor):
+    """Mean training loss (R,) and its gradient (R, P) on the whole set ``x`` (n, features)
+    for every replica, by the network's trainer ``bp`` (inputs shared, not copied)."""
+    grad = torch.empty_like(theta)
+    r = theta.shape[0]
+    loss = bp.loss_and_grad(theta, x.expand(r, *x.shape), y.expand(r, *y.shape), grad)
+    return loss, grad

@@ -1,0 +1,74 @@
+"""Polishing trained replicas into critical points of the full-batch training loss.
+
+Mini-batch training stops where the epochs run out, not at a critical point:
+the full-batch gradient g = ∇L(θ*) is small but not zero, and a slice through
+θ* then shows a slope as well as curvature. Along a unit direction d over a
+range r, curvature dominates when |gᵀd|·r ≪ ½|κ(d)|·r² (THEORY.md, "Critical
+points"). Polishing runs full-batch L-BFGS (strong Wolfe line search; Nocedal &
+Wright, Numerical Optimization, §7.2) in float64 on each replica separately
+(so replica r's result does not depend on the others) until ‖∇L‖₂ ≤ ``tol`` or
+``max_steps`` iterations.
+"""
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from statmech_nn.nets import Network
+from statmech_nn.nets.functional import full_batch_gradient
+
+METHODS = ("none", "lbfgs")
+
+
+@dataclass(frozen=True)
+class Polished:
+    """Polished parameters (R, P) in float64, their full-batch loss and ‖∇L‖₂ (R,),
+    L-BFGS iterations (R,) and whether ‖∇L‖₂ ≤ tol (R,); diverged replicas unchanged."""
+
+    params: torch.Tensor
+    loss: torch.Tensor
+    grad_norm: torch.Tensor
+    steps: torch.Tensor
+    converged: torch.Tensor
+
+
+def polish(
+    model: Network,
+    theta: torch.Tensor,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    loss: str,
+    tol: float,
+    max_steps: int,
+) -> Polished:
+    """Full-batch L-BFGS from every replica of ``theta`` (R, P) on the training set ``x``, ``y``."""
+    bp = model.trainer(loss)
+    x, out = x.double(), theta.double().clone()
+    steps = torch.zeros(theta.shape[0], dtype=torch.long)
+    for r in range(theta.shape[0]):
+        if not torch.isfinite(out[r]).all():
+            continue
+        p = out[r : r + 1].clone()
+
+        def closure(p=p) -> torch.Tensor:
+            value, p.grad = full_batch_gradient(bp, p.detach(), x, y)
+            return value.sum()
+
+        opt = torch.optim.LBFGS(
+            [p],
+            lr=1.0,
+            max_iter=max_steps,
+            max_eval=4 * max_steps,
+            tolerance_grad=tol / math.sqrt(p.shape[-1]),  # max|g| bound ⇒ ‖g‖₂ ≤ tol
+            tolerance_change=0.0,
+            history_size=50,
+            line_search_fn="strong_wolfe",
+        )
+        with torch.no_grad():
+            opt.step(closure)
+        out[r] = p.detach()[0]
+        steps[r] = int(opt.state[p].get("n_iter", 0))
+    final_loss, grad = full_batch_gradient(bp, out, x, y)
+    norm = grad.norm(dim=-1)
+    return Polished(out, final_loss.detach(), norm, steps, norm <= tol)
