@@ -1,10 +1,10 @@
 """Rule figure_rbm_loglik: exact RBM log-likelihood per epoch per method vs the optimum."""
 
-from statmech_nn import io, plots, rule
+from statmech_nn import plots, rule
 
 
 def main(smk):
-    runs = [io.read_dataset(p, required=["loglik", "best_loglik"]) for p in smk.input]
+    runs = rule.read_inputs(smk, required=["loglik", "best_loglik"])
     plots.apply_style(smk.params.style)
     plots.save(plots.rbm_loglik(runs, smk.params.style), smk.output, smk.params.style)
 

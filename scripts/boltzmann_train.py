@@ -1,10 +1,10 @@
 """Rule boltzmann_train: an RBM trained on one data set with one method, exact log-likelihood."""
 
-from statmech_nn import boltzmann, io, rule
+from statmech_nn import boltzmann, rule
 
 
 def main(smk):
-    ising_ds = io.read_dataset(smk.input[0], required=["samples"]) if smk.input else None
+    ising_ds = rule.read_input(smk, required=["samples"]) if smk.input else None
     ds = boltzmann.study(
         smk.params.spec, smk.params.training, smk.wildcards.method, rule.seed_of(smk), ising_ds
     )

@@ -1,12 +1,12 @@
 """Rule slices_curvature_stats: curvature of random projections next to tr H and λmin."""
 
-from statmech_nn import io, landscape, rule
+from statmech_nn import landscape, rule
 
 
 def main(smk):
-    train = io.read_dataset(smk.input.train, required=["params", "status"])
-    data = io.read_dataset(smk.input.data, required=["x_train", "y_train"])
-    hessian = io.read_dataset(smk.input.hessian, required=["eigenvectors"])
+    train = rule.read_input(smk, "train", required=["params", "status"])
+    data = rule.read_input(smk, "data", required=["x_train", "y_train"])
+    hessian = rule.read_input(smk, "hessian", required=["eigenvectors"])
     cfg = smk.params.cfg
     ds = landscape.curvature_study(
         train,

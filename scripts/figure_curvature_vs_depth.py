@@ -1,10 +1,10 @@
 """Rule figure_curvature_vs_depth: lambda_max, lambda_min and tr H / P across architectures."""
 
-from statmech_nn import io, plots, rule
+from statmech_nn import plots, rule
 
 
 def main(smk):
-    runs = [io.read_dataset(p, required=["lambda_extreme", "mean_curvature"]) for p in smk.input]
+    runs = rule.read_inputs(smk, required=["lambda_extreme", "mean_curvature"])
     plots.apply_style(smk.params.style)
     plots.save(plots.curvature_vs_depth(runs, smk.params.style), smk.output, smk.params.style)
 

@@ -1,10 +1,10 @@
 """Rule figure_hessian_spectrum: dense Hessian spectra with the SLQ density on top."""
 
-from statmech_nn import io, plots, rule
+from statmech_nn import plots, rule
 
 
 def main(smk):
-    runs = [io.read_dataset(p, required=["density", "lambda_extreme"]) for p in smk.input]
+    runs = rule.read_inputs(smk, required=["density", "lambda_extreme"])
     plots.apply_style(smk.params.style)
     plots.save(plots.hessian_spectrum(runs, smk.params.style), smk.output, smk.params.style)
 

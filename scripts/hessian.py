@@ -1,11 +1,11 @@
 """Rule hessian: curvature of the training loss at every trained replica."""
 
-from statmech_nn import hessian, io, rule
+from statmech_nn import hessian, rule
 
 
 def main(smk):
-    data = io.read_dataset(smk.input.data, required=["x_train", "y_train"])
-    trained = io.read_dataset(smk.input.train, required=["params", "status"])
+    data = rule.read_input(smk, "data", required=["x_train", "y_train"])
+    trained = rule.read_input(smk, "train", required=["params", "status"])
     ds = hessian.hessian_study(
         data, trained, smk.params.cfg, seed=rule.seed_of(smk), device=smk.params.device
     )

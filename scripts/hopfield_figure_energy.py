@@ -1,10 +1,10 @@
 """Rule figure_hopfield_energy: energy per spin and overlap along the dynamics."""
 
-from statmech_nn import io, plots, rule
+from statmech_nn import plots, rule
 
 
 def main(smk):
-    ds = io.read_dataset(smk.input[0], required=["energy", "m", "pattern_energy"])
+    ds = rule.read_input(smk, required=["energy", "m", "pattern_energy"])
     plots.apply_style(smk.params.style)
     plots.save(plots.hopfield_energy(ds, smk.params.style), smk.output, smk.params.style)
 

@@ -1,12 +1,12 @@
 """Rule slices_evaluate: one named loss-landscape slice through the trained replicas."""
 
-from statmech_nn import io, landscape, rule
+from statmech_nn import landscape, rule
 
 
 def main(smk):
-    train = io.read_dataset(smk.input.train, required=["params", "snapshots", "status"])
-    data = io.read_dataset(smk.input.data, required=["x_train", "y_train", "x_test", "y_test"])
-    hessian = io.read_dataset(smk.input.hessian, ["eigenvectors"]) if smk.input.hessian else None
+    train = rule.read_input(smk, "train", required=["params", "snapshots", "status"])
+    data = rule.read_input(smk, "data", required=["x_train", "y_train", "x_test", "y_test"])
+    hessian = rule.read_input(smk, "hessian", ["eigenvectors"]) if smk.input.hessian else None
     cfg = smk.params.cfg
     ds = landscape.slice_study(
         train,

@@ -1,10 +1,10 @@
 """Rule figure_slices_1d: loss along lines through the trained replicas."""
 
-from statmech_nn import io, plots, rule
+from statmech_nn import plots, rule
 
 
 def main(smk):
-    slices = [io.read_dataset(p, required=["train_loss", "test_loss"]) for p in smk.input]
+    slices = rule.read_inputs(smk, required=["train_loss", "test_loss"])
     plots.apply_style(smk.params.style)
     fig = plots.slices_1d(slices, smk.params.names, smk.params.style)
     plots.save(fig, smk.output, smk.params.style)

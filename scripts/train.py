@@ -1,10 +1,10 @@
 """Rule train_replicas: train R replicas of one architecture on one data set."""
 
-from statmech_nn import io, rule, train
+from statmech_nn import rule, train
 
 
 def main(smk):
-    data = io.read_dataset(smk.input[0], required=["x_train", "y_train", "x_test", "y_test"])
+    data = rule.read_input(smk, required=["x_train", "y_train", "x_test", "y_test"])
     cfg = smk.params.cfg
     with rule.progress(cfg["epochs"], f"train {smk.wildcards.arch}") as bar:
         ds = train.train_study(

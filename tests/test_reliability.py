@@ -1,6 +1,9 @@
 """Reproducibility, crash safety and clear errors for the whole workflow (quick config)."""
 
 import os
+import re
+import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -10,7 +13,7 @@ from pathlib import Path
 import pytest
 import xarray as xr
 
-from conftest import copy_results, copy_workflow, snakemake
+from conftest import ROOT, copy_results, copy_workflow, snakemake
 
 pytestmark = pytest.mark.slow
 QUICK = ("--configfile", "config/quick.yaml")
@@ -38,12 +41,24 @@ def _tree(repo: Path) -> dict[str, float]:
     }
 
 
-def test_kill_minus_9_on_one_core_then_rerun_gives_the_same_arrays_and_writes_only_results(
+def _files(repo: Path) -> set[Path]:
+    return {p.relative_to(repo) for p in (repo / "results").rglob("*") if p.is_file()}
+
+
+def readme_recovery_commands() -> list[list[str]]:
+    """The README's crash-recovery command line, split into its snakemake calls."""
+    text = (ROOT / "README.md").read_text()
+    (line,) = re.findall(r"`(snakemake --unlock[^`]*--rerun-incomplete[^`]*)`", text)
+    return [shlex.split(call) for call in line.split("&&")]
+
+
+def test_kill_minus_9_on_one_core_then_readme_recovery_gives_the_same_arrays_and_no_leftovers(
     quick_run, tmp_path
 ):
-    """One run covers three promises (each a full quick study, so they share it):
-    a run killed with SIGKILL leaves only complete files and resumes; one core
-    gives the arrays of two cores (``quick_run``); nothing is written outside results/."""
+    """One run covers four promises (each a full quick study, so they share it): a run with a
+    non-default config killed with SIGKILL leaves only complete files; the README's recovery
+    command, run verbatim, resumes it to the arrays of an uninterrupted run (``quick_run``,
+    two cores) and leaves no file that run lacks; nothing is written outside results/."""
     repo = copy_workflow(tmp_path / "repo")
     before = _tree(repo)
     proc = subprocess.Popen(
@@ -61,10 +76,14 @@ def test_kill_minus_9_on_one_core_then_rerun_gives_the_same_arrays_and_writes_on
     proc.wait()
     for path in (repo / "results").rglob("*.nc"):
         xr.open_dataset(path).close()  # whatever sits at an output path is complete
-    snakemake(repo, "--unlock", *QUICK)
-    snakemake(repo, "--cores", "1", "--rerun-incomplete", *QUICK)
+    calls = readme_recovery_commands()
+    assert [call[0] for call in calls] == ["snakemake", "snakemake"]
+    assert all(" ".join(QUICK) in " ".join(call) for call in calls), calls
+    for call in calls:
+        snakemake(repo, *call[1:])
     assert _tree(repo) == before
     assert_same_data(quick_run, repo)
+    assert not _files(repo) - _files(quick_run)
 
 
 @pytest.mark.parametrize(
@@ -84,23 +103,47 @@ def test_path_like_wildcards_make_no_job(workflow_copy, target):
     assert "Job stats" not in out and "rule train_replicas" not in out
 
 
-@pytest.mark.parametrize("damage", ["truncated", "wrong-stage"])
+BAD_INPUTS = {  # damage: (input path, rule, its output, the one line expected)
+    "truncated": (
+        "results/data/teacher.nc",
+        "train_replicas",
+        "train/teacher/perceptron",
+        "results/data/teacher.nc: not a readable netCDF file",
+    ),
+    "wrong-stage": (
+        "results/data/teacher.nc",
+        "train_replicas",
+        "train/teacher/perceptron",
+        "results/data/teacher.nc: expected variable(s) x_train, y_train, x_test, y_test",
+    ),
+    "other-architecture": (
+        "results/train/teacher/perceptron.nc",
+        "overlaps",
+        "overlaps/teacher/perceptron",
+        "results/train/teacher/perceptron.nc: made for arch=mlp-d1-w64; expected arch=perceptron",
+    ),
+}
+
+
+@pytest.mark.parametrize("damage", BAD_INPUTS)
 def test_bad_input_file_is_one_line_naming_the_file(quick_run, workflow_copy, damage):
     repo = workflow_copy
-    data = repo / "results/data/teacher.nc"
-    copy_results(quick_run, repo, "results/data/teacher.nc")  # a good file, then damaged
+    path, rule, output, expected = BAD_INPUTS[damage]
+    copy_results(quick_run, repo, "results/data/teacher.nc")  # good files, then one damaged
+    bad = repo / path
     if damage == "truncated":
-        data.write_bytes(data.read_bytes()[:300])
-        expected = "results/data/teacher.nc: not a readable netCDF file"
+        bad.write_bytes(bad.read_bytes()[:300])
     else:
-        data.write_bytes((quick_run / "results/train/teacher/perceptron.nc").read_bytes())
-        expected = "results/data/teacher.nc: expected variable(s) x_train, y_train, x_test, y_test"
-    target = "results/train/teacher/perceptron.nc"
+        source = "perceptron" if damage == "wrong-stage" else "mlp-d1-w64"
+        bad.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(quick_run / f"results/train/teacher/{source}.nc", bad)
+    target = f"results/{output}.nc"
     proc = snakemake(repo, target, "--force", "--cores", "1", *QUICK, check=False)
     assert proc.returncode != 0
-    assert f"statmech-nn error in rule train_replicas: {expected}" in proc.stderr
-    log = (repo / "results/logs/train/teacher/perceptron.log").read_text()
+    assert f"statmech-nn error in rule {rule}: {expected}" in proc.stderr
+    log = (repo / f"results/logs/{output}.log").read_text()
     assert expected in log and "Traceback" not in log
+    assert not (repo / target).exists()
 
 
 def test_diverging_training_is_recorded_not_averaged(workflow_copy):

@@ -4,13 +4,18 @@ Every result of the study passes through :func:`write_dataset` and
 :func:`read_dataset`: files are netCDF4 with zlib compression, carry the
 CF-style global attributes and the provenance of the run (DESIGN §4), and
 appear at their path only once complete (temp file in the same folder, then
-``os.replace``), so a crash never leaves a partial file at a declared output.
+``os.replace``), so a crash never leaves a partial file at a declared output;
+the temporary file a crash leaves is removed by the next write of that output.
 """
 
 import datetime as _dt
+import errno
+import glob
 import json
+import logging
 import os
 import platform
+import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterable, Mapping
@@ -21,6 +26,11 @@ import xarray as xr
 
 from statmech_nn import __version__
 from statmech_nn.errors import InputError
+
+log = logging.getLogger(__name__)
+
+# Free space (bytes) under which netCDF's unspecific "HDF error" on a write is taken as a full disk.
+FULL_DISK_BYTES = 16 * 2**20
 
 
 def provenance_attrs(
@@ -84,10 +94,16 @@ def write_dataset(ds: xr.Dataset, path: str | Path) -> Path:
     """Write ``ds`` to ``path`` atomically (netCDF4, zlib) and return the path.
 
     The data go to a temporary file in the target's folder first and are moved
-    into place with ``os.replace`` only after a complete, flushed write.
+    into place with ``os.replace`` only after a complete, flushed write; a
+    failed write removes its temporary file, and temporaries left by earlier
+    writes of the same target that were killed are removed first. A full disk
+    is an :class:`InputError` naming the path.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in temporaries_of(path):
+        stale.unlink(missing_ok=True)
+        log.info("removed %s, left by an interrupted write", stale)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
@@ -95,10 +111,39 @@ def write_dataset(ds: xr.Dataset, path: str | Path) -> Path:
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
+        full = _disk_full(err, path.parent)
         Path(tmp).unlink(missing_ok=True)
+        if full:
+            raise InputError(f"no space left on device writing {path}") from None
         raise
     return path
+
+
+def temporaries_of(path: Path) -> list[Path]:
+    """The temporary files of writes of ``path`` (``.<name>.<random>.tmp`` beside it).
+
+    The random part has no dot, so temporaries of a target whose name extends
+    this one (``x.nc`` vs ``x.nc.y.nc``) are not mistaken for these.
+    """
+    prefix = f".{path.name}."
+    return [
+        p
+        for p in path.parent.glob(f"{glob.escape(prefix)}*.tmp")
+        if "." not in p.name[len(prefix) : -len(".tmp")]
+    ]
+
+
+def _disk_full(err: BaseException, folder: Path) -> bool:
+    """Whether a failed write failed for want of space in ``folder``.
+
+    An OSError says so (ENOSPC, or EDQUOT for a quota); the netCDF library
+    reports it only as "NetCDF: HDF error", taken as a full disk when less than
+    :data:`FULL_DISK_BYTES` are free.
+    """
+    if isinstance(err, OSError):
+        return err.errno in (errno.ENOSPC, errno.EDQUOT)
+    return "HDF error" in str(err) and shutil.disk_usage(folder).free < FULL_DISK_BYTES
 
 
 def read_dataset(path: str | Path, required: Iterable[str] = ()) -> xr.Dataset:

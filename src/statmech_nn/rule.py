@@ -6,11 +6,12 @@ so scripts stay a few lines: ``rule.run(snakemake, main)``.
 
 import logging
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import xarray as xr
 
+from statmech_nn import inputs
 from statmech_nn.errors import InputError
 from statmech_nn.io import provenance_attrs, write_dataset
 from statmech_nn.seeds import derive_seed
@@ -29,6 +30,23 @@ def seed_of(smk: Any) -> int:
     job when it changes.
     """
     return derive_seed(smk.params.seed, smk.rule, wildcards_of(smk))
+
+
+def read_input(smk: Any, key: str | int = 0, required: Iterable[str] = ()) -> xr.Dataset:
+    """Read input ``key`` (a name, or the index of an unnamed input) of the job, checked.
+
+    The file must hold the ``required`` variables and come from the rule that
+    makes this input (:data:`inputs.PRODUCERS`) for the job's own wildcards;
+    replicas with non-finite parameters come back marked diverged
+    (:func:`inputs.read_input`).
+    """
+    made_by = inputs.PRODUCERS[smk.rule][key if isinstance(key, str) else ""]
+    return inputs.read_input(smk.input[key], made_by, wildcards_of(smk), required)
+
+
+def read_inputs(smk: Any, required: Iterable[str] = ()) -> list[xr.Dataset]:
+    """Every input of the job, each read by :func:`read_input` (a figure's runs)."""
+    return [read_input(smk, i, required) for i in range(len(smk.input))]
 
 
 def write(

@@ -1,0 +1,179 @@
+"""An input file is what it claims to be before a job analyses it.
+
+Every file of the study carries its provenance (DESIGN §4): the ``rule`` that
+wrote it and that job's ``wildcards_json``. A job reading an input checks that
+the file was written by the rule that makes that input, for the job's own
+data set and architecture (a training file of another architecture or data set
+copied to a training path is refused), that it carries the attributes later
+stages read, and that its numbers are finite where they must be. A replica
+whose stored parameters are not finite is marked ``diverged`` on read, so the
+stages, which analyse only replicas with status "ok", never see it. Each
+refusal is an :class:`InputError`: one line naming the file, what it holds and
+what was expected.
+"""
+
+import json
+import logging
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from statmech_nn.dims import REPLICA
+from statmech_nn.errors import InputError
+from statmech_nn.io import read_dataset
+
+log = logging.getLogger(__name__)
+
+# The rule that writes each input of a rule: {reading rule: {input name: writing rule}},
+# "" naming the unnamed inputs. tests/test_inputs.py checks it against the rule graph.
+PRODUCERS: dict[str, dict[str, str]] = {
+    "train_replicas": {"": "data_make"},
+    "hessian": {"data": "data_make", "train": "train_replicas"},
+    "slices_evaluate": {"data": "data_make", "train": "train_replicas", "hessian": "hessian"},
+    "slices_curvature_stats": {
+        "data": "data_make",
+        "train": "train_replicas",
+        "hessian": "hessian",
+    },
+    "overlaps": {"data": "data_make", "train": "train_replicas"},
+    "boltzmann_train": {"": "ising_lattice"},
+    "figure_training_curves": {"": "train_replicas"},
+    "figure_perceptron_generalization": {"": "perceptron_learning_curves"},
+    "figure_perceptron_capacity": {"": "perceptron_capacity"},
+    "figure_hopfield_capacity": {"": "hopfield_capacity"},
+    "figure_hopfield_energy": {"": "hopfield_energy_descent"},
+    "figure_ising_thermodynamics": {"": "ising_lattice"},
+    "figure_rbm_loglik": {"": "boltzmann_train"},
+    "figure_slices_random_vs_hessian": {"": "slices_evaluate"},
+    "figure_slices_1d": {"": "slices_evaluate"},
+    "figure_projected_curvature": {"": "slices_curvature_stats"},
+    "figure_hessian_spectrum": {"": "hessian"},
+    "figure_curvature_vs_depth": {"": "hessian"},
+    "figure_overlap_distributions": {"": "overlaps"},
+    "figure_overlap_vs_depth": {"": "overlaps"},
+    "figure_overlap_vs_train_size": {"": "overlaps"},
+}
+
+# Attributes of a rule's files that later stages read (a missing one would be a KeyError there).
+ATTRS: dict[str, tuple[str, ...]] = {
+    "data_make": ("n_classes",),
+    "train_replicas": ("arch", "in_dim", "out_dim", "loss"),
+    "ising_lattice": ("L",),
+}
+
+# Variables of a rule's files that must hold finite numbers (inputs of every later stage).
+FINITE: dict[str, tuple[str, ...]] = {"data_make": ("x_train", "x_test")}
+
+# Attributes that name what a file describes, compared with the reading job's wildcards.
+IDENTITY_ATTRS = ("arch", "dataset")
+
+
+def read_input(
+    path: str | Path,
+    made_by: str,
+    wildcards: Mapping[str, str],
+    required: Iterable[str] = (),
+) -> xr.Dataset:
+    """Read an input file written by rule ``made_by`` for a job with ``wildcards``.
+
+    Checks (each an :class:`InputError` naming the file): it is a readable
+    netCDF file holding the ``required`` variables; it was written by
+    ``made_by`` for the same values of the wildcards the job shares with it
+    (:func:`check_provenance`); it has the attributes in :data:`ATTRS` and the
+    finite variables in :data:`FINITE`. Replicas with non-finite parameters are
+    marked diverged (:func:`mark_non_finite_diverged`); a file whose
+    ``params`` are required must keep at least one healthy replica, since
+    reading parameters means analysing them.
+    """
+    required = list(required)
+    ds = read_dataset(path, required)
+    check_provenance(ds, path, made_by, wildcards)
+    require_attrs(ds, path, ATTRS.get(made_by, ()))
+    require_finite(ds, path, FINITE.get(made_by, ()))
+    if "params" in ds and "status" in ds:
+        ds = mark_non_finite_diverged(ds, path)
+        if "params" in required:
+            require_healthy(ds, path)
+    return ds
+
+
+def require_attrs(ds: xr.Dataset, path: str | Path, names: Iterable[str]) -> None:
+    """Refuse a file that lacks any of the global attributes ``names``."""
+    missing = [name for name in names if name not in ds.attrs]
+    if missing:
+        raise InputError(
+            f"{path}: attribute(s) {', '.join(missing)} missing (expected in every file "
+            f"of rule {ds.attrs.get('rule') or '?'}; is it from this workflow?)"
+        )
+
+
+def check_provenance(
+    ds: xr.Dataset, path: str | Path, made_by: str, wildcards: Mapping[str, str]
+) -> None:
+    """Refuse a file not written by rule ``made_by`` for the job's data set and architecture.
+
+    The file's ``rule`` attribute must be ``made_by``; for every wildcard the
+    reading job has, the file's own wildcards (``wildcards_json``) and its
+    identity attributes (``arch``, ``dataset``) must agree where they name it.
+    """
+    require_attrs(ds, path, ("rule", "wildcards_json"))
+    if ds.attrs["rule"] != made_by:
+        raise InputError(
+            f"{path}: written by rule {ds.attrs['rule'] or '?'}; expected rule {made_by}"
+        )
+    try:
+        claimed = dict(json.loads(ds.attrs["wildcards_json"]))
+    except (TypeError, ValueError):
+        raise InputError(f"{path}: attribute wildcards_json is not a JSON object") from None
+    claimed.update({k: ds.attrs[k] for k in IDENTITY_ATTRS if k in ds.attrs and k in wildcards})
+    wrong = sorted(k for k in wildcards if k in claimed and str(claimed[k]) != str(wildcards[k]))
+    if wrong:
+        holds = ", ".join(f"{k}={claimed[k]}" for k in wrong)
+        expected = ", ".join(f"{k}={wildcards[k]}" for k in wrong)
+        raise InputError(f"{path}: made for {holds}; expected {expected}")
+
+
+def require_finite(ds: xr.Dataset, path: str | Path, names: Iterable[str]) -> None:
+    """Refuse a file whose variables ``names`` (those it has) hold NaN or ±inf."""
+    bad = [name for name in names if name in ds and not np.isfinite(ds[name].values).all()]
+    if bad:
+        raise InputError(f"{path}: {', '.join(bad)} hold(s) NaN or infinite values")
+
+
+def mark_non_finite_diverged(ds: xr.Dataset, path: str | Path) -> xr.Dataset:
+    """Mark replicas whose ``params`` or ``snapshots`` are not all finite as "diverged".
+
+    A replica whose status says "ok" but whose stored parameters hold NaN or
+    ±inf was not recorded as diverged (a damaged or hand-edited file); every
+    stage skips replicas whose status is not "ok", so marking it here keeps it
+    out of every analysis. Logs a warning naming the file and the replicas.
+    """
+    finite = np.ones(ds.sizes[REPLICA], dtype=bool)
+    for name in ("params", "snapshots"):
+        if name in ds:
+            values = ds[name].transpose(REPLICA, ...).values
+            finite &= np.isfinite(values.reshape(len(finite), -1)).all(axis=1)
+    status = ds["status"].values.astype(str)
+    newly = ~finite & (status == "ok")
+    if not newly.any():
+        return ds
+    log.warning(
+        "%s: replica(s) %s hold non-finite parameters; treated as diverged",
+        path,
+        ds[REPLICA].values[newly].tolist(),
+    )
+    status = np.where(newly, "diverged", status).astype(object)
+    ds = ds.assign(status=ds["status"].copy(data=status))
+    if "n_diverged" in ds.attrs:
+        ds.attrs["n_diverged"] = int((status != "ok").sum())
+    return ds
+
+
+def require_healthy(ds: xr.Dataset, path: str | Path) -> None:
+    """Refuse a file in which no replica has status "ok": nothing is left to analyse."""
+    if not (ds["status"].values.astype(str) == "ok").any():
+        raise InputError(
+            f"{path}: every replica diverged (status or non-finite parameters); nothing to analyse"
+        )

@@ -1,0 +1,243 @@
+"""A job refuses an input that is not what it claims to be, in one line naming the file.
+
+The damaged-input cases of issue 18, each run through the workflow's own
+scripts in-process (a stand-in for Snakemake's ``snakemake`` object), so the
+glue is tested as the workflow runs it: the message on the terminal, and no
+results file where the input is refused.
+"""
+
+import contextlib
+import errno
+import os
+import re
+import runpy
+import shutil
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import netCDF4
+import numpy as np
+import pytest
+import torch
+import xarray as xr
+import yaml
+from snakemake.iocontainers import Namedlist
+from snakemake.utils import update_config, validate
+
+from statmech_nn import inputs
+from statmech_nn.errors import InputError
+from statmech_nn.io import read_dataset
+
+from conftest import ROOT, snakemake
+
+TRAINED = {
+    "teacher/perceptron": ("teacher", "perceptron"),
+    "teacher/mlp-d1-w8": ("teacher", "mlp-d1-w8"),
+    "digits/perceptron": ("digits", "perceptron"),
+}
+HESSIAN_OUT = "results/hessian/teacher/perceptron.nc"
+
+
+@pytest.fixture(scope="module")
+def config() -> dict:
+    """The quick study's config as a job sees it: config.yaml, quick.yaml on top, defaults."""
+    config = yaml.safe_load((ROOT / "config/config.yaml").read_text())
+    update_config(config, yaml.safe_load((ROOT / "config/quick.yaml").read_text()))
+    validate(config, str(ROOT / "workflow/schemas/config.schema.yaml"))
+    return config
+
+
+def job(rule: str, config: dict, inputs: dict | list, output: str, **wildcards) -> SimpleNamespace:
+    """What Snakemake hands a rule's script: inputs (named or not), one output, wildcards."""
+    return SimpleNamespace(
+        rule=rule,
+        input=Namedlist(fromdict=inputs) if isinstance(inputs, dict) else Namedlist(inputs),
+        output=Namedlist([output]),
+        log=Namedlist([f"results/logs/{Path(output).relative_to('results').with_suffix('.log')}"]),
+        wildcards=Namedlist(fromdict=wildcards),
+        threads=1,
+        config=config,
+    )
+
+
+def run_script(script: str, smk: SimpleNamespace, **params) -> None:
+    """Run ``scripts/<script>.py`` on ``smk`` as Snakemake does, undoing the glue's
+    process-wide settings (stderr to the log, torch threads and determinism) afterwards."""
+    smk.params = Namedlist(fromdict={"device": "cpu", **params})
+    Path(smk.log[0]).parent.mkdir(parents=True, exist_ok=True)
+    stderr, threads = sys.stderr, torch.get_num_threads()
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    try:
+        runpy.run_path(str(ROOT / "scripts" / f"{script}.py"), init_globals={"snakemake": smk})
+    finally:
+        if sys.stderr is not stderr:
+            sys.stderr.close()
+        sys.stderr = stderr
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(deterministic)
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory: pytest.TempPathFactory, config: dict) -> Path:
+    """Data and training files of the quick study, written by the data and train scripts."""
+    folder = tmp_path_factory.mktemp("made")
+    with contextlib.chdir(folder):
+        for name in ("teacher", "digits"):
+            out = f"results/data/{name}.nc"
+            smk = job("data_make", config, [], out, dataset=name)
+            run_script("data", smk, spec=config["datasets"][name])
+        for dataset, arch in TRAINED.values():
+            data = f"results/data/{dataset}.nc"
+            out = f"results/train/{dataset}/{arch}.nc"
+            smk = job("train_replicas", config, [data], out, dataset=dataset, arch=arch)
+            run_script("train", smk, cfg=config["train"])
+    return folder
+
+
+@pytest.fixture
+def results(made: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh copy of the made files, as the working directory of the test."""
+    shutil.copytree(made / "results", tmp_path / "results")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path / "results"
+
+
+def run_hessian(config: dict, train: str = "results/train/teacher/perceptron.nc") -> None:
+    """The hessian job of perceptron on teacher, reading the training file at ``train``."""
+    smk = job(
+        "hessian",
+        config,
+        {"data": "results/data/teacher.nc", "train": train},
+        HESSIAN_OUT,
+        dataset="teacher",
+        arch="perceptron",
+    )
+    run_script("hessian", smk, cfg=config["hessian"])
+
+
+def assert_refused(capfd: pytest.CaptureFixture, rule: str, message: str) -> None:
+    """The job ended with exit status 1 and ``message`` as its one line on the terminal."""
+    err = capfd.readouterr().err
+    assert f"statmech-nn error in rule {rule}: {message}\n" in err, err
+    assert "Traceback" not in err
+
+
+def damage(path: str, edit) -> None:
+    """Edit a finished netCDF file in place (``edit(nc)`` on the open netCDF4 Dataset)."""
+    with netCDF4.Dataset(path, "a") as nc:
+        edit(nc)
+
+
+TRAIN = "results/train/teacher/perceptron.nc"
+
+
+@pytest.mark.parametrize(
+    "source, message",
+    [
+        ("teacher/mlp-d1-w8", f"{TRAIN}: made for arch=mlp-d1-w8; expected arch=perceptron"),
+        ("digits/perceptron", f"{TRAIN}: made for dataset=digits; expected dataset=teacher"),
+    ],
+    ids=["other-architecture", "other-dataset"],
+)
+def test_training_file_of_another_run_is_refused(results, config, capfd, source, message):
+    shutil.copy(f"results/train/{source}.nc", TRAIN)
+    with pytest.raises(SystemExit, match="1"):
+        run_hessian(config)
+    assert_refused(capfd, "hessian", message)
+    assert not Path(HESSIAN_OUT).exists()
+
+
+def test_missing_attribute_is_one_line_naming_file_and_attribute(results, config, capfd):
+    damage(TRAIN, lambda nc: nc.delncattr("loss"))
+    with pytest.raises(SystemExit, match="1"):
+        run_hessian(config)
+    message = (
+        f"{TRAIN}: attribute(s) loss missing (expected in every file of rule train_replicas; "
+        "is it from this workflow?)"
+    )
+    assert_refused(capfd, "hessian", message)
+    assert not Path(HESSIAN_OUT).exists()
+
+
+def test_file_of_another_stage_at_an_input_path_is_refused(results, config, capfd):
+    """Right variables, wrong writer: a training file whose rule attribute was changed."""
+    damage(TRAIN, lambda nc: nc.setncattr("rule", "overlaps"))
+    with pytest.raises(SystemExit, match="1"):
+        run_hessian(config)
+    assert_refused(
+        capfd, "hessian", f"{TRAIN}: written by rule overlaps; expected rule train_replicas"
+    )
+    assert not Path(HESSIAN_OUT).exists()
+
+
+def test_replica_with_nan_parameters_is_marked_diverged_and_the_others_analysed(
+    results, config, caplog
+):
+    def nan_in_replica_1(nc):
+        nc["params"][1, 3] = np.nan
+
+    damage(TRAIN, nan_in_replica_1)
+    run_hessian(config)
+    assert "replica(s) [1] hold non-finite parameters; treated as diverged" in caplog.text
+    ds = read_dataset(HESSIAN_OUT)
+    assert ds["status"].values.tolist()[:2] == ["ok", "diverged"]
+    lam = ds["lambda_extreme"].transpose("replica", ...).values
+    assert np.isfinite(lam[0]).all() and np.isnan(lam[1]).all()
+
+
+def test_every_replica_non_finite_is_one_line(results, config, capfd):
+    def nan_everywhere(nc):
+        nc["params"][:, 0] = np.inf
+
+    damage(TRAIN, nan_everywhere)
+    with pytest.raises(SystemExit, match="1"):
+        run_hessian(config)
+    message = (
+        f"{TRAIN}: every replica diverged (status or non-finite parameters); nothing to analyse"
+    )
+    assert_refused(capfd, "hessian", message)
+    assert not Path(HESSIAN_OUT).exists()
+
+
+def test_non_finite_data_is_one_line(results, config, capfd):
+    def nan_input(nc):
+        nc["x_test"][0, 0] = np.nan
+
+    damage("results/data/teacher.nc", nan_input)
+    with pytest.raises(SystemExit, match="1"):
+        run_hessian(config)
+    message = "results/data/teacher.nc: x_test hold(s) NaN or infinite values"
+    assert_refused(capfd, "hessian", message)
+
+
+def test_full_disk_is_one_line_on_the_terminal(results, config, capfd, monkeypatch):
+    def full(self, path, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(xr.Dataset, "to_netcdf", full)
+    smk = job("data_make", config, [], "results/data/other.nc", dataset="other")
+    with pytest.raises(SystemExit, match="1"):
+        run_script("data", smk, spec=config["datasets"]["teacher"])
+    assert_refused(capfd, "data_make", "no space left on device writing results/data/other.nc")
+    assert not list(results.glob("data/*other*"))
+
+
+def test_unreadable_provenance_is_one_line(made, tmp_path):
+    path = shutil.copy(made / "results/data/teacher.nc", tmp_path / "teacher.nc")
+    damage(path, lambda nc: nc.setncattr("wildcards_json", "{broken"))
+    with pytest.raises(InputError, match=r"teacher\.nc: attribute wildcards_json is not a JSON"):
+        inputs.read_input(path, "data_make", {"dataset": "teacher"})
+
+
+@pytest.mark.slow
+def test_producers_are_the_rule_graph(workflow_copy):
+    """:data:`inputs.PRODUCERS` names, for every rule, exactly the rules its inputs come from."""
+    dot = snakemake(workflow_copy, "--rulegraph", "--configfile", "config/quick.yaml").stdout
+    names = dict(re.findall(r'^\s*(\d+)\[label = "(\w+)"', dot, re.MULTILINE))
+    parents: dict[str, set[str]] = {name: set() for name in names.values() if name != "all"}
+    for src, dst in re.findall(r"^\s*(\d+) -> (\d+)", dot, re.MULTILINE):
+        if names[dst] != "all":
+            parents[names[dst]].add(names[src])
+    expected = {rule: set(inputs.PRODUCERS.get(rule, {}).values()) for rule in parents}
+    assert parents == expected
