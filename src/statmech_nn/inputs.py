@@ -59,7 +59,7 @@ PRODUCERS: dict[str, dict[str, str]] = {
 # Attributes of a rule's files that later stages read (a missing one would be a KeyError there).
 ATTRS: dict[str, tuple[str, ...]] = {
     "data_make": ("n_classes",),
-    "train_replicas": ("arch", "in_dim", "out_dim", "loss"),
+    "train_replicas": ("arch", "input_shape_json", "n_outputs", "loss"),
     "ising_lattice": ("L",),
 }
 
