@@ -63,7 +63,7 @@ def test_report_builds_from_the_quick_run(quick_run):
     html = (quick_run / "results/report.html").read_text(errors="replace")
     assert "training_curves.png" in html
     assert "Training curves of R independently initialised" in html
-    assert "System Message" not in html and "docutils" not in html  # RST error boxes
+    assert "system-message" not in html and "System Message" not in html  # docutils errors
     assert "⟨θa, θb⟩ / (|θa| |θb|)" in html  # overlap_distributions' caption, pipes literal
 
 
