@@ -115,6 +115,12 @@ REFUSED = {
         "about 9130 GiB in one job (allowed: at most 24 GiB; fewer replicas or snapshots, a "
         "smaller network or data set)",
     ),
+    "hessian-memory": (
+        {"train.architectures": ["mlp-d2-w16-tanh", "mlp-d12-w2048"]},
+        "config hessian x train.architectures 'mlp-d12-w2048' on datasets.digits: needs about "
+        "69 GiB in one job (allowed: at most 24 GiB; fewer hessian.replicas or SLQ probes and "
+        "steps, a smaller network)",
+    ),
     "batch-larger-than-data": (
         {"train.batch_size": 500},
         "config train.batch_size: 500 is more than the 200 training samples of "
