@@ -333,6 +333,12 @@ def _check_sizes(config: dict) -> None:
             _check_training_memory(train, config["datasets"][name], name, arch)
     hessian = config["hessian"]
     for name in hessian["datasets"]:
+        n = training_size(config["datasets"][name])
+        if hessian["samples"] is not None and hessian["samples"] > n:
+            raise ConfigError(
+                f"config hessian.samples: {hessian['samples']} is more than the {n} training "
+                f"samples of datasets.{name} (allowed: at most {n}, or null for all)"
+            )
         for arch in train["architectures"]:
             _refuse_memory(
                 hessian_bytes(
@@ -344,6 +350,7 @@ def _check_sizes(config: dict) -> None:
                 f"hessian x train.architectures {arch!r} on datasets.{name}",
                 "fewer hessian.replicas or SLQ probes and steps, a smaller network",
             )
+    _check_perceptron_memory(config["perceptron"])
     _check_hopfield_memory(config["hopfield"])
     _check_ising_memory(config["ising"])
 
@@ -420,6 +427,24 @@ def _check_training_memory(train: Mapping, spec: Mapping, name: str, arch: str) 
         training_bytes(train, spec, arch),
         f"train.replicas x train.architectures {arch!r} on datasets.{name}",
         "fewer replicas or snapshots, a smaller network or data set",
+    )
+
+
+def _check_perceptron_memory(perceptron: Mapping) -> None:
+    """Every trial's inputs (P x N, float64) of the largest load are drawn at once; the
+    students keep about as much again."""
+    curves, capacity = perceptron["learning_curves"], perceptron["capacity"]
+    n = curves["N"]
+    _refuse_memory(
+        16 * curves["n_trials"] * round(max(curves["alpha"]) * n) * n,
+        "perceptron.learning_curves.N x alpha x n_trials",
+        "a smaller N, lower loads or fewer trials",
+    )
+    n = max(capacity["N"])
+    _refuse_memory(
+        16 * capacity["n_trials"] * round(max(capacity["alpha"]) * n) * n,
+        "perceptron.capacity.N x alpha x n_trials",
+        "a smaller N, lower loads or fewer trials",
     )
 
 
