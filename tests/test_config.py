@@ -115,6 +115,22 @@ REFUSED = {
         "about 9130 GiB in one job (allowed: at most 24 GiB; fewer replicas or snapshots, a "
         "smaller network or data set)",
     ),
+    "hessian-memory": (
+        {"train.architectures": ["mlp-d2-w16-tanh", "mlp-d12-w2048"]},
+        "config hessian x train.architectures 'mlp-d12-w2048' on datasets.digits: needs about "
+        "69 GiB in one job (allowed: at most 24 GiB; fewer hessian.replicas or SLQ probes and "
+        "steps, a smaller network)",
+    ),
+    "perceptron-memory": (
+        {"perceptron.learning_curves.N": 10000, "perceptron.learning_curves.alpha": [0.5, 10]},
+        "config perceptron.learning_curves.N x alpha x n_trials: needs about 179 GiB in one job "
+        "(allowed: at most 24 GiB; a smaller N, lower loads or fewer trials)",
+    ),
+    "hessian-samples-beyond-data": (
+        {"hessian.samples": 2000},
+        "config hessian.samples: 2000 is more than the 1347 training samples of datasets.digits "
+        "(allowed: at most 1347, or null for all)",
+    ),
     "batch-larger-than-data": (
         {"train.batch_size": 500},
         "config train.batch_size: 500 is more than the 200 training samples of "

@@ -1,5 +1,6 @@
 """Property test: random mutations of config/quick.yaml are refused in one line naming a key,
-or accepted with every number finite and every training job within the memory budget."""
+or accepted with every number finite and every training and Hessian job within the memory
+budget."""
 
 import copy
 import math
@@ -16,6 +17,7 @@ from conftest import ROOT
 SCHEMA = configcheck.load_schema(ROOT / "workflow/schemas/config.schema.yaml")
 QUICK = yaml.safe_load((ROOT / "config/quick.yaml").read_text())
 MUTATIONS = 300
+BUDGET = configcheck.MEMORY_BUDGET_GIB * 2**30
 VALUES = [
     float("nan"),
     float("inf"),
@@ -104,6 +106,11 @@ def test_random_mutations_are_refused_naming_a_key_or_accepted_within_bounds():
             spec = checked["datasets"][name]
             assert train["batch_size"] <= configcheck.training_size(spec)
             for arch in train["architectures"]:
-                needed = configcheck.training_bytes(train, spec, arch)
-                assert needed <= configcheck.MEMORY_BUDGET_GIB * 2**30
+                assert configcheck.training_bytes(train, spec, arch) <= BUDGET
+        hessian = checked["hessian"]
+        for name in hessian["datasets"]:
+            spec = checked["datasets"][name]
+            for arch in train["architectures"]:
+                replicas = hessian["replicas"] or train["replicas"]
+                assert configcheck.hessian_bytes(hessian, replicas, spec, arch) <= BUDGET
     assert refused > 100 and accepted > 20, (refused, accepted)

@@ -334,10 +334,38 @@ def _check_sizes(config: dict) -> None:
             )
     for name in train["datasets"]:
         for arch in train["architectures"]:
-            if arch not in config["models"] and config["datasets"][name]["kind"] != "file":
+            if _estimable(config, name, arch):
                 _check_training_memory(train, config["datasets"][name], name, arch)
+    hessian = config["hessian"]
+    for name in hessian["datasets"]:
+        n = training_size(config["datasets"][name])
+        if n is not None and hessian["samples"] is not None and hessian["samples"] > n:
+            raise ConfigError(
+                f"config hessian.samples: {hessian['samples']} is more than the {n} training "
+                f"samples of datasets.{name} (allowed: at most {n}, or null for all)"
+            )
+        for arch in train["architectures"]:
+            if not _estimable(config, name, arch):
+                continue
+            _refuse_memory(
+                hessian_bytes(
+                    hessian,
+                    hessian["replicas"] or train["replicas"],
+                    config["datasets"][name],
+                    arch,
+                ),
+                f"hessian x train.architectures {arch!r} on datasets.{name}",
+                "fewer hessian.replicas or SLQ probes and steps, a smaller network",
+            )
+    _check_perceptron_memory(config["perceptron"])
     _check_hopfield_memory(config["hopfield"])
     _check_ising_memory(config["ising"])
+
+
+def _estimable(config: dict, dataset: str, arch: str) -> bool:
+    """Whether a job's memory can be estimated from the config alone: not for a
+    researcher's network (its size is known once built) nor a user's data file."""
+    return arch not in config["models"] and config["datasets"][dataset]["kind"] != "file"
 
 
 def _check_architectures(config: dict) -> None:
@@ -400,14 +428,18 @@ def parameter_count(arch: str, n_in: int, n_out: int) -> int:
     return sum(w_in * w_out + w_out for w_in, w_out in zip(widths, widths[1:], strict=False))
 
 
+def _sizes(spec: Mapping) -> tuple[int, int, int]:
+    """Inputs, classes and samples (training and test) of a ``datasets`` entry."""
+    if spec["kind"] == "digits":
+        return DIGITS_FEATURES, DIGITS_CLASSES, DIGITS_SAMPLES
+    return spec["dim"], 2, spec["n_train"] + spec["n_test"]
+
+
 def training_bytes(train: Mapping, spec: Mapping, arch: str) -> int:
     """Memory of one training job, roughly: per replica the parameters with their gradient, two
     Adam moments and the snapshots, plus activations of an evaluation pass over the whole data
     set (training and test) in every layer."""
-    if spec["kind"] == "digits":
-        n_in, n_out, n_all = DIGITS_FEATURES, DIGITS_CLASSES, DIGITS_SAMPLES
-    else:
-        n_in, n_out, n_all = spec["dim"], 2, spec["n_train"] + spec["n_test"]
+    n_in, n_out, n_all = _sizes(spec)
     a = parse_architecture(arch)
     size = 4 if train["dtype"] == "float32" else 8
     params = parameter_count(arch, n_in, n_out) * (4 + train["snapshots"])
@@ -416,6 +448,20 @@ def training_bytes(train: Mapping, spec: Mapping, arch: str) -> int:
     else:  # every convolution keeps (channels x pixels) per sample, twice (before/after act)
         activations = n_all * (2 * n_in * sum(a.channels) + n_out)
     return train["replicas"] * (params + activations) * size
+
+
+def hessian_bytes(hessian: Mapping, replicas: int, spec: Mapping, arch: str) -> int:
+    """Memory of one Hessian job, roughly: parameter-sized Lanczos vectors of every analysed
+    replica (the SLQ bases of all probes, the eigensolver's basis, the trace probes) and the
+    dense Hessian with its eigendecomposition when P is small enough to form it. The HVP
+    batches are bounded by ``memory_mb`` on their own."""
+    n_in, n_out, _ = _sizes(spec)
+    p = parameter_count(arch, n_in, n_out)
+    size = 4 if hessian["dtype"] == "float32" else 8
+    basis = hessian["ncv"] or max(2 * hessian["k"] + 1, 20)
+    vectors = hessian["slq_probes"] * hessian["slq_steps"] + basis + hessian["trace_probes"]
+    dense = 3 * p * p if p <= hessian["dense_max_params"] else 0
+    return (replicas * p * vectors + dense) * size
 
 
 def _refuse_memory(needed: int, keys: str, hint: str) -> None:
@@ -431,6 +477,24 @@ def _check_training_memory(train: Mapping, spec: Mapping, name: str, arch: str) 
         training_bytes(train, spec, arch),
         f"train.replicas x train.architectures {arch!r} on datasets.{name}",
         "fewer replicas or snapshots, a smaller network or data set",
+    )
+
+
+def _check_perceptron_memory(perceptron: Mapping) -> None:
+    """Every trial's inputs (P x N, float64) of the largest load are drawn at once; the
+    students keep about as much again."""
+    curves, capacity = perceptron["learning_curves"], perceptron["capacity"]
+    n = curves["N"]
+    _refuse_memory(
+        16 * curves["n_trials"] * round(max(curves["alpha"]) * n) * n,
+        "perceptron.learning_curves.N x alpha x n_trials",
+        "a smaller N, lower loads or fewer trials",
+    )
+    n = max(capacity["N"])
+    _refuse_memory(
+        16 * capacity["n_trials"] * round(max(capacity["alpha"]) * n) * n,
+        "perceptron.capacity.N x alpha x n_trials",
+        "a smaller N, lower loads or fewer trials",
     )
 
 
