@@ -320,3 +320,20 @@ def test_batch_norm_network_trains_and_needs_its_data():
     res = train_replicas(net, x, y, x, y, TrainSettings(epochs=3, batch_size=8, lr=1e-2), [1, 2])
     assert res.curves["train_loss"][:, -1].isfinite().all()
     assert (res.curves["train_loss"][:, -1] < res.curves["train_loss"][:, 0]).all()
+
+
+def test_batch_norm_hessian_is_differentiable_through_the_statistics():
+    """HVPs of a BatchNorm network (statistics recomputed at θ) by forward-over-reverse and
+    by reverse-over-reverse agree, and equal the dense Hessian's products."""
+    from statmech_nn.hessian import dense_hessian
+
+    net = build_network("cnn-c2-k3-bn", (1, 4, 4), 3)
+    x = torch.randn(9, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    y = torch.arange(9) % 3
+    net.bind_data(x)
+    problem = LossProblem(net, x, y, "cross_entropy")
+    theta = net.init(1, torch.float64) + 0.1
+    v = torch.randn(2, net.n_params, dtype=torch.float64)
+    h = dense_hessian(problem.loss_fn, theta)
+    for mode in ("linearize", "reverse"):
+        torch.testing.assert_close(problem.hessian(theta, mode)(v), v @ h, rtol=0, atol=1e-10)

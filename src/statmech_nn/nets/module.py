@@ -102,8 +102,9 @@ class ModuleNetwork(Network):
             self._statistics_inputs = self._as_input(x_train[:STATISTICS_SAMPLES])
 
     def _statistics(self, params: dict[str, torch.Tensor], like: torch.Tensor):
-        """BatchNorm mean and unbiased variance of every norm layer's input on the bound
-        training subset at ``params``, as buffers for an eval-mode call."""
+        """Per norm layer, the mean and unbiased variance of its input over the bound
+        training subset at ``params`` (torch's running statistics after one pass with
+        ``momentum=None``), as functions of θ."""
         if self._statistics_inputs is None:
             raise InputError(
                 f"network {self.name!r} has BatchNorm layers: bind_data(training inputs) first"
@@ -119,26 +120,49 @@ class ModuleNetwork(Network):
         finally:
             for hook in hooks:
                 hook.remove()
-            self.module.eval()
         stats = {}
         for name, h in seen.items():
             dims = [d for d in range(h.dim()) if d != 1]
-            stats[f"{name}.running_mean"] = h.mean(dims)
-            stats[f"{name}.running_var"] = h.var(dims, correction=1)
+            stats[name] = (h.mean(dims), h.var(dims, correction=1))
         return stats
+
+    def _normalised_by(self, stats: dict[str, tuple[torch.Tensor, torch.Tensor]]):
+        """Forward hooks that replace each norm layer's eval-mode output by its input
+        normalised with ``stats``, written out so that it is differentiable in the
+        statistics too (torch's batch_norm is not, in its running statistics)."""
+
+        def hook(norm, inputs, _output, name):
+            x = inputs[0]
+            shape = (1, -1) + (1,) * (x.dim() - 2)
+            mean, var = (t.view(shape) for t in stats[name])
+            y = (x - mean) * torch.rsqrt(var + norm.eps)
+            return y * norm.weight.view(shape) + norm.bias.view(shape) if norm.affine else y
+
+        return [
+            norm.register_forward_hook(lambda m, i, o, n=name: hook(m, i, o, n))
+            for name, norm in self._norms
+        ]
 
     def _mapped(self, theta: torch.Tensor, x: torch.Tensor, train: bool) -> torch.Tensor:
         xs = self._as_input(x)
 
         def one(th: torch.Tensor) -> torch.Tensor:
             params = self.unflatten(th)
+            hooks = []
             if self._norms and not train:
-                params = params | self._statistics(params, xs)
+                stats = self._statistics(params, xs)
+                hooks = self._normalised_by(stats)
+                # placeholders in the right dtype for the eval-mode call the hooks overwrite
+                for name, (mean, var) in stats.items():
+                    params[f"{name}.running_mean"] = torch.zeros_like(mean)
+                    params[f"{name}.running_var"] = torch.ones_like(var)
             self.module.train(train)
             try:
                 return functional_call(self.module, params, (xs,))
             finally:
                 self.module.eval()
+                for hook in hooks:
+                    hook.remove()
 
         fn = one
         for _ in range(theta.dim() - 1):
