@@ -64,7 +64,7 @@ def job(rule: str, config: dict, inputs: dict | list, output: str, **wildcards) 
 def run_script(script: str, smk: SimpleNamespace, **params) -> None:
     """Run ``scripts/<script>.py`` on ``smk`` as Snakemake does, undoing the glue's
     process-wide settings (stderr to the log, torch threads and determinism) afterwards."""
-    smk.params = Namedlist(fromdict={"device": "cpu", **params})
+    smk.params = Namedlist(fromdict={"device": "cpu", "seed": 0, "network": None, **params})
     Path(smk.log[0]).parent.mkdir(parents=True, exist_ok=True)
     stderr, threads = sys.stderr, torch.get_num_threads()
     deterministic = torch.are_deterministic_algorithms_enabled()
