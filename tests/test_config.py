@@ -102,7 +102,7 @@ REFUSED = {
     "huge-mlp": (
         {"train.architectures": ["mlp-d2-w16-tanh", "mlp-d100000-w100000"]},
         "config train.architectures[1]: 'mlp-d100000-w100000' is not allowed "
-        "(allowed: depth <= 16 and width <= 4096)",
+        "(allowed: depth <= 16, width or channels <= 4096, kernel <= 15)",
     ),
     "huge-replicas": (
         {"train.replicas": 10**12},
@@ -163,7 +163,7 @@ REFUSED = {
     "top-level-typo": (
         {"sed": 1},
         "config sed: unknown key (allowed at the top level: boltzmann, datasets, device, "
-        "figures, hessian, hopfield, ising, overlaps, perceptron, seed, slices, threads, train)",
+        "figures, hessian, hopfield, ising, models, overlaps, perceptron, seed, slices, threads, train)",
     ),
     "wrong-type": (
         {"train.epochs": "ten"},
@@ -226,7 +226,7 @@ def test_schema_defaults_alone_make_a_consistent_study():
     assert config["slices"]["architectures"] == config["train"]["architectures"]
     assert config["hessian"]["datasets"] == config["train"]["datasets"] == ["digits"]
     assert config["datasets"] == {
-        "digits": {"kind": "digits", "test_fraction": 0.25, "train_size": None}
+        "digits": {"kind": "digits", "images": False, "test_fraction": 0.25, "train_size": None}
     }
 
 

@@ -185,7 +185,7 @@ def test_one_replica_config_names_train_replicas(workflow_copy):
     (workflow_copy / "bad.yaml").write_text("train:\n  replicas: 1\n")
     proc = snakemake(workflow_copy, "-n", "--configfile", "bad.yaml", check=False)
     assert proc.returncode != 0
-    assert "config train.replicas: 1 replica(s)" in proc.stdout + proc.stderr
+    assert "config train.replicas: 1 is not allowed (allowed: >= 2" in proc.stdout + proc.stderr
 
 
 def test_batched_alignment_equals_pairwise_matching():
