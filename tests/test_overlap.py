@@ -165,14 +165,20 @@ def test_study_dataset_and_unhealthy_replicas(caplog):
         "pair": 3,
         "layer": 3,
         "t": 5,
+        "threshold": 21,
     }
     q = ds["q"].sel(alignment="aligned", replica_a=0, replica_b=1)
     assert abs(float(q) - 1) < 1e-10
     assert abs(float(ds["barrier"].sel(alignment="aligned", pair=0))) < 1e-10
     assert (ds["objective"].sel(alignment="aligned") >= ds["objective"].sel(alignment="raw")).all()
     assert int(ds["n_basins"]) == 2  # {0, 1} and {2}
+    # over thresholds: {0, 1} (one network, permuted: barrier 0) joins {2} once the cut
+    # passes their barrier, and never splits again
+    by_cut = ds["n_basins_by_threshold"]
+    assert (by_cut.diff("threshold") <= 0).all()
+    assert int(by_cut[0]) == 2 and int(by_cut[-1]) == 1
     for name, var in ds.variables.items():
-        if name not in ds.dims or name == "t":
+        if name not in ds.dims or name in ("t", "threshold"):
             assert "long_name" in var.attrs and "units" in var.attrs, name
     with pytest.raises(InputError, match="t.nc"):
         ov.overlap_study(_train_file(model, thetas, ["ok"] + ["diverged"] * 3), data, 5, 0.1, 8.0,

@@ -44,6 +44,9 @@ from statmech_nn.nets import Network, network_from_attrs
 log = logging.getLogger(__name__)
 ALIGNMENTS = ("raw", "aligned")
 Permutation = dict[str, np.ndarray]  # permutation group -> index array
+# basin counts over thresholds from 1e-4 to 10 (loss units), so that a trend in the count is
+# not an artefact of one cut placed near the typical barrier
+BASIN_THRESHOLDS = np.geomspace(1e-4, 10.0, 21)
 
 
 # ---------------------------------------------------------------- overlaps
@@ -314,6 +317,7 @@ def overlap_dataset(
         q_pairs, q_layer_pairs = pair_overlaps(model, theta[a].unsqueeze(0), pairs_b)
         objective = matching_objective(theta[a].unsqueeze(0), pairs_b)
         n_basins, labels = basins(n, a, b, bar[1].numpy(), barrier_threshold)
+        counts = [basins(n, a, b, bar[1].numpy(), c)[0] for c in BASIN_THRESHOLDS]
 
     def square(values: np.ndarray) -> np.ndarray:  # (..., pair) -> (..., R, R), symmetric
         out = np.ones((*values.shape[:-1], n, n))
@@ -360,6 +364,12 @@ def overlap_dataset(
             "n_basins": labelled(
                 np.int64(n_basins), (), "number of basins among the replicas", "1"
             ),
+            "n_basins_by_threshold": labelled(
+                np.asarray(counts, dtype=np.int64),
+                ("threshold",),
+                "number of basins with aligned barrier < threshold",
+                "1",
+            ),
         },
         coords={
             "alignment": list(ALIGNMENTS),
@@ -369,6 +379,7 @@ def overlap_dataset(
             "pair": np.arange(len(a)),
             "layer": layers,
             "t": labelled(t.numpy(), ("t",), "path coordinate (0: θa, 1: θb)", "1"),
+            "threshold": labelled(BASIN_THRESHOLDS, ("threshold",), "barrier threshold", units),
         },
     )
     ds.attrs.update(

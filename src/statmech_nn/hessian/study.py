@@ -86,7 +86,31 @@ VARIABLES: dict[str, tuple[tuple[str, ...], str, str]] = {
     "ggn_trace_hutchinson": (_R, "tr G by Hutchinson's estimator (Rademacher probes)", "L"),
     "ggn_trace_hutchinson_stderr": (_R, "standard error of ggn_trace_hutchinson", "L"),
     "hvp_count": ((REPLICA, "computation"), "Hessian- or Gauss-Newton-vector products", "1"),
+    "converged_extreme": (_W, "lambda_extreme converged: residual <= tol |lambda|", "1"),
+    "converged": ((REPLICA, EIGEN), "eigenvalues converged: residual <= tol |lambda|", "1"),
+    "ggn_converged_extreme": (
+        _W,
+        "ggn_lambda_extreme converged: residual <= ggn_tol |lambda|",
+        "1",
+    ),
 }
+
+
+def converged_flags(results: dict, cfg: dict) -> dict[str, np.ndarray]:
+    """Which eigenpairs meet their tolerance: ‖Av − λv‖ ≤ tol·|λ| (a relative error bound on
+    λ: an eigenvalue near 0 whose residual is not small against it is flagged, dense or not)."""
+    pairs = {
+        "converged_extreme": ("lambda_extreme", "residual_extreme", cfg["tol"]),
+        "converged": ("eigenvalues", "residuals", cfg["tol"]),
+        "ggn_converged_extreme": ("ggn_lambda_extreme", "ggn_residual_extreme", cfg["ggn_tol"]),
+    }
+    out = {}
+    for flag, (values, residuals, tol) in pairs.items():
+        if values in results:
+            lam, res = np.asarray(results[values]), np.asarray(results[residuals])
+            with np.errstate(invalid="ignore"):
+                out[flag] = np.nan_to_num(res, nan=np.inf) <= tol * np.abs(lam)
+    return out
 
 
 @dataclass(frozen=True)
@@ -303,13 +327,14 @@ def hessian_study(
     hvps[:, 5] = n if "dense_eigenvalues" in estimates else 0
     hvps[:, 7] = cfg["trace_probes"] if cfg["ggn"] else 0
     results["hvp_count"] = hvps
+    results |= converged_flags(results, cfg)
 
     unit = loss_units(problem.loss)
     units = {"L": unit, "1/L": "1" if unit == "1" else f"1/{unit}", "1": "1"}
     variables = {}
     for name, values in results.items():
         dims, long_name, u = VARIABLES[name]
-        fill = 0 if values.dtype.kind == "i" else np.nan
+        fill = {"i": 0, "b": False}.get(values.dtype.kind, np.nan)
         full = np.full((n_rep, *values.shape[1:]), fill, dtype=values.dtype)
         full[ok] = values
         variables[name] = labelled(full, dims, long_name, units[u])

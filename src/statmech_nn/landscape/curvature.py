@@ -114,6 +114,7 @@ def curvature_statistics(
     trace: torch.Tensor | None = None,
     memory_budget_mb: float = 32.0,
     device: torch.device | str = "cpu",
+    trace_stderr: torch.Tensor | None = None,
 ) -> xr.Dataset:
     """Curvature seen by random projections at trained points θ (replica, P), in float64.
 
@@ -123,7 +124,10 @@ def curvature_statistics(
     curvatures of the M // 2 random planes span(δ₂ᵢ, δ₂ᵢ₊₁); and the same along
     the Hessian's extreme eigenvectors ``hessian_vectors`` (replica, 2, P),
     order (max, min), whose Rayleigh quotients are λmax and λmin. ``trace``
-    (replica,) is tr H from the Hessian stage, stored next to the means.
+    (replica,) is tr H from the Hessian stage, stored next to the means, with its
+    standard error ``trace_stderr`` (zero for an exact trace): the z-score
+    (mean κ − tr H/P) / √(sem_κ² + (se_tr/P)²) says whether random slices see the
+    mean curvature within their errors (|z| ≲ 2).
     """
     dt = torch.float64
     theta, x, y = theta.to(device, dt), x.to(device, dt), y.to(device)
@@ -185,10 +189,18 @@ def curvature_statistics(
     }
     if trace is not None:
         trace = torch.as_tensor(trace, dtype=dt, device=device)
+        se = torch.zeros_like(trace) if trace_stderr is None else torch.as_tensor(trace_stderr)
+        se = se.to(trace)
         data["trace"] = labelled(trace, dr, "Hessian trace tr H (Hessian stage)")
+        data["trace_stderr"] = labelled(se, dr, "standard error of trace (0: exact)")
         data["trace_per_param"] = labelled(trace / n_params, dr, "mean curvature tr H / P")
+        data["trace_per_param_stderr"] = labelled(se / n_params, dr, "standard error of tr H / P")
+        spread = torch.sqrt(k_sem**2 + (se / n_params) ** 2)
+        z = (k_mean - trace / n_params) / spread
+        z_label = "z-score of mean projected curvature against tr H / P"
+        data["z_mean_curvature"] = labelled(z, dr, z_label)
     for name, var in data.items():  # curvatures are losses per squared (dimensionless) parameter
-        if not name.startswith("fraction"):
+        if not name.startswith(("fraction", "z_")):
             var.attrs["units"] = loss_units(loss)
     return xr.Dataset(
         data,

@@ -339,10 +339,14 @@ def curvature_study(
     """
     chosen = healthy_replicas(train, replicas)
     model, params, tensors = _study_inputs(train, data, chosen, torch.float64)
-    trace = None
+    trace = trace_stderr = None
     for name in ("trace_dense", "trace_hutchinson"):
         if name in hessian and np.isfinite(hessian[name].sel({REPLICA: chosen})).all():
             trace = torch.as_tensor(hessian[name].sel({REPLICA: chosen}).values)
+            if f"{name}_stderr" in hessian:  # the dense trace is exact
+                trace_stderr = torch.as_tensor(
+                    hessian[f"{name}_stderr"].sel({REPLICA: chosen}).values
+                )
             break
     ds = curvature_statistics(
         model,
@@ -357,6 +361,7 @@ def curvature_study(
         trace,
         memory_mb,
         resolve_device(device),
+        trace_stderr,
     )
     ds = ds.assign_coords({REPLICA: chosen})
     ds.attrs.update(arch=train.attrs["arch"], dataset=train.attrs.get("dataset", ""))
