@@ -25,7 +25,7 @@ FIGURES = (
 
 def test_custom_model_study_end_to_end(workflow_copy):
     targets = [f"results/figures/{name}.png" for name in FIGURES]
-    snakemake(workflow_copy, "--cores", "2", "--configfile", CONFIG, *targets)
+    snakemake(workflow_copy, *targets, "--cores", "2", "--configfile", CONFIG)
     results = workflow_copy / "results"
     with xr.open_dataset(results / "train/digits_images/resnet.nc") as ds:
         record = json.loads(ds.attrs["network_json"])

@@ -382,7 +382,10 @@ def _axis_label(ds: xr.Dataset, axis: str) -> str:
         "pca2": "2nd trajectory PC",
         "segment": "t (replica → next replica)",
     }[kind]
-    return name if kind == "segment" else f"{axis} along {name} (units of |d|)"
+    if kind == "segment":
+        return name
+    norm = float(ds["direction_norm"].isel(replica=0).sel(axis=axis))
+    return f"{axis} along {name} (units of |d| = {norm:.3g})"
 
 
 def slices_random_vs_hessian(
@@ -391,14 +394,18 @@ def slices_random_vs_hessian(
     """Heat maps of L − L(θ*) on planes through the trained point, first replica.
 
     One row per data set and architecture, one column per plane in ``names``.
-    A diverging colour scale centred on zero shows loss below the trained point
-    in blue: the random plane looks like a minimum (all red), the plane of the
-    λmax and λmin eigenvectors shows the saddle when λmin < 0. Thin contours
-    at quantiles of the values; the bold contour is L = L(θ*). The title gives
-    the second-difference curvatures at the centre. PCA planes show the
-    training trajectory.
+    A diverging colour scale centred on zero, equal on both sides (symmetric
+    logarithmic beyond a small linear band, so a shallow dip below L(θ*) stays
+    visible next to a steep rise: the colour bar says so), shows loss below the
+    trained point in blue: the random plane looks like a minimum (all red), the
+    plane of the λmax and λmin eigenvectors shows the saddle when λmin < 0. Thin
+    contours at quantiles of the values; the bold contour is L = L(θ*). The title
+    gives the second-difference curvatures at the centre and flags a replica whose
+    gradient is not small against the curvature over the range (a slope, not a
+    critical point); the axes give each direction's length |d|. PCA planes show
+    the training trajectory.
     """
-    from matplotlib.colors import TwoSlopeNorm
+    from matplotlib.colors import SymLogNorm
 
     groups = _slice_groups(slices)
     fig, axes = plt.subplots(
@@ -417,8 +424,12 @@ def slices_random_vs_hessian(
             loss = ds["train_loss"].isel(replica=0)
             centre = loss.sel(a=0, b=0, method="nearest")
             delta = (loss - centre).transpose("b", "a").values
-            lo, hi = min(float(delta.min()), -1e-12), max(float(delta.max()), 1e-12)
-            norm = TwoSlopeNorm(vmin=lo, vcenter=0.0, vmax=hi)
+            lo, hi = float(delta.min()), float(delta.max())
+            reach = max(abs(lo), abs(hi), 1e-12)
+            nonzero = np.abs(delta[np.abs(delta) > 0])
+            band = float(np.quantile(nonzero, 0.1)) if nonzero.size else reach * 1e-3
+            band = min(max(band, reach * 1e-6), reach * 0.1)
+            norm = SymLogNorm(linthresh=band, vmin=-reach, vmax=reach, base=10)
             mesh = ax.pcolormesh(ds.a, ds.b, delta, cmap="RdBu_r", norm=norm, shading="auto")
             levels = np.unique(np.quantile(delta, np.linspace(0.05, 0.95, 8)))
             ax.contour(ds.a, ds.b, delta, levels=levels, colors="k", linewidths=0.4, alpha=0.6)
@@ -429,11 +440,19 @@ def slices_random_vs_hessian(
                 traj = ds["trajectory"].isel(replica=0)
                 ax.plot(traj.sel(axis="a"), traj.sel(axis="b"), "o-", color="k", ms=2, lw=0.8)
             kappa = ds["centre_curvature"].isel(replica=0).values
-            ax.set_title(f"{name}: κa = {kappa[0]:.3g}, κb = {kappa[1]:.3g}", fontsize="small")
+            title = f"{name}: κa = {kappa[0]:.3g}, κb = {kappa[1]:.3g}"
+            if "critical" in ds and not bool(ds["critical"].isel(replica=0).all()):
+                title += "\nslope ≥ 0.1 × curvature: not a critical point"
+            ax.set_title(title, fontsize="small")
             ax.set_xlabel(_axis_label(ds, "a"))
             ax.set_ylabel(f"{label}\n{_axis_label(ds, 'b')}" if col == 0 else _axis_label(ds, "b"))
             unit = ds["train_loss"].attrs.get("units", "1")
-            fig.colorbar(mesh, ax=ax, label=f"L − L(θ*) ({unit})", shrink=0.9)
+            fig.colorbar(
+                mesh,
+                ax=ax,
+                label=f"L − L(θ*) ({unit}), symlog, linear ±{band:.1g}",
+                shrink=0.9,
+            )
     return fig
 
 
