@@ -163,7 +163,8 @@ REFUSED = {
     "top-level-typo": (
         {"sed": 1},
         "config sed: unknown key (allowed at the top level: boltzmann, datasets, device, "
-        "figures, hessian, hopfield, ising, models, overlaps, perceptron, seed, slices, threads, train)",
+        "figures, hessian, hopfield, ising, models, overlaps, perceptron, seed, slices, threads, "
+        "train)",
     ),
     "wrong-type": (
         {"train.epochs": "ten"},

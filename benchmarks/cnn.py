@@ -1,0 +1,109 @@
+"""CNN replicas and CNN slices: the generic network path (torch.func) against plain loops.
+
+1. Training: R replicas of a built-in CNN on digits images trained at once
+   (:func:`statmech_nn.train.train_replicas`, ``vmap(grad)`` over the replica stack)
+   against the sequential loop a researcher writes (one ``nn.Module`` per replica,
+   ``torch.optim.Adam``, ``loss.backward()``), the same epochs and batches.
+2. Slices: a plane of grid points through R replicas by
+   :func:`statmech_nn.landscape.evaluate_grid` (chunks of points in one batched
+   forward) against one ``functional_call`` per grid point.
+
+Prints CPU times (process time, one thread), the best of ``--repeats`` runs, and
+their ratios measured in this run; no assertion.
+
+    python benchmarks/cnn.py [--arch cnn-c16-c32-k3] [--replicas 16] [--epochs 2]
+        [--resolution 11] [--repeats 2]
+"""
+
+import argparse
+import time
+
+import torch
+from torch.func import functional_call
+
+from statmech_nn.data import digits
+from statmech_nn.landscape import evaluate_grid
+from statmech_nn.losses import per_sample_loss
+from statmech_nn.nets import build_network
+from statmech_nn.seeds import derive_seed
+from statmech_nn.train import TrainSettings, train_replicas
+
+
+def best(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.process_time()
+        fn()
+        times.append(time.process_time() - start)
+    return min(times)
+
+
+def sequential_training(net, x, y, x_test, settings, seeds):
+    """One module per replica, torch.optim.Adam, loss.backward(): the textbook loop, with the
+    per-epoch evaluation on the training and test sets that the study records too."""
+    images = x.reshape(-1, *net.input_shape)
+    everything = torch.cat([x, x_test]).reshape(-1, *net.input_shape)
+    for seed in seeds:
+        module = net.factory()
+        torch.nn.utils.vector_to_parameters(net.init(seed), module.parameters())
+        opt = torch.optim.Adam(module.parameters(), lr=settings.lr)
+        gen = torch.Generator().manual_seed(derive_seed(seed, "batch-order"))
+        for _ in range(settings.epochs):
+            order = torch.randperm(len(y), generator=gen)
+            for start in range(0, len(y), settings.batch_size):
+                idx = order[start : start + settings.batch_size]
+                opt.zero_grad()
+                per_sample_loss(module(images[idx]), y[idx], settings.loss).mean().backward()
+                opt.step()
+            with torch.no_grad():
+                module(everything)
+
+
+def per_point_grid(net, theta, dirs, coords, x, y):
+    """One functional_call per grid point and replica."""
+    images = x.reshape(-1, *net.input_shape)
+    with torch.no_grad():
+        for r in range(theta.shape[0]):
+            for c in coords:
+                params = net.unflatten(theta[r] + c @ dirs[r])
+                out = functional_call(net.module, params, (images,))
+                per_sample_loss(out, y, "cross_entropy").mean()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--arch", default="cnn-c16-c32-k3")
+    parser.add_argument("--replicas", type=int, default=16)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--resolution", type=int, default=11)
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    ds = digits(0.25, 0, images=True)
+    x, y, x_te, y_te = (
+        torch.as_tensor(ds[k].values) for k in ("x_train", "y_train", "x_test", "y_test")
+    )
+    x, y, x_te, y_te = x.float(), y.long(), x_te.float(), y_te.long()
+    net = build_network(args.arch, (1, 8, 8), 10)
+    seeds = list(range(args.replicas))
+    s = TrainSettings(epochs=args.epochs, batch_size=64, lr=1e-2)
+    print(f"{args.arch}: P = {net.n_params}, R = {args.replicas}, {args.epochs} epochs")
+    t_loop = best(lambda: sequential_training(net, x, y, x_te, s, seeds), args.repeats)
+    t_ours = best(lambda: train_replicas(net, x, y, x_te, y_te, s, seeds), args.repeats)
+    print(f"training: sequential loop {t_loop:.2f} s, replicas at once {t_ours:.2f} s, "
+          f"ratio {t_loop / t_ours:.2f}x (goal >= 3x)")  # fmt: skip
+    theta = net.init_replicas(seeds[:2])
+    dirs = torch.randn(2, 2, net.n_params)
+    grid = torch.linspace(-1, 1, args.resolution)
+    coords = torch.cartesian_prod(grid, grid)
+    t_point = best(lambda: per_point_grid(net, theta, dirs, coords, x, y), args.repeats)
+    t_grid = best(
+        lambda: evaluate_grid(net, theta, dirs, coords, x, y, "cross_entropy", 256.0),
+        args.repeats,
+    )
+    print(f"slices ({2 * len(coords)} points): per-point loop {t_point:.2f} s, batched "
+          f"{t_grid:.2f} s, ratio {t_point / t_grid:.2f}x (goal >= 2x)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
