@@ -18,6 +18,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 import xarray as xr  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
 
 from statmech_nn.dims import REPLICA as REPLICA_DIM  # noqa: E402
 
@@ -206,7 +207,8 @@ def _panels(style: Mapping, rows: int, cols: int) -> tuple[plt.Figure, list[plt.
 def hopfield_capacity(ds: xr.Dataset, style: Mapping) -> plt.Figure:
     """Final retrieval overlap m vs load α = P/N per N (left) and the fraction of runs that
     retrieve (right), next to the AGS zero-T curve; AGS α_c (dotted) and the measured α_c(N)
-    (ticks, values in the legend) are marked. Solid: stored start; dashed: corrupted start.
+    with its bootstrap error (triangles with horizontal bars, values in the legend) are
+    marked. Solid: stored start; dashed: corrupted start; every style is in the legend.
     """
     fig, (ax_m, ax_f) = _panels(style, 1, 2)
     colours = sns.color_palette(n_colors=ds.sizes["N"])
@@ -215,16 +217,17 @@ def hopfield_capacity(ds: xr.Dataset, style: Mapping) -> plt.Figure:
     ax_m.plot(retrieval["alpha_theory"], retrieval, color="black", lw=1.5, label="AGS theory")
     for ax in (ax_m, ax_f):
         ax.axvline(alpha_c, color="black", ls=":", lw=1)
+    starts = {"stored": "-", "corrupted": "--"}
     for colour, n in zip(colours, ds["N"].values, strict=True):
         sub = ds.sel(N=n)
-        found = bool(sub["alpha_c"].sel(start="stored").notnull())
         measured = float(sub["alpha_c"].sel(start="stored"))
+        error = float(sub["alpha_c_err"].sel(start="stored"))
         label = (
-            f"N = {n}: $\\alpha_c$ = {measured:.3f} ({measured - alpha_c:+.3f})"
-            if found
+            f"N = {n}: $\\alpha_c$ = {measured:.3f} ± {error:.3f}"
+            if np.isfinite(measured)
             else f"N = {n}: no $\\alpha_c$ in range"  # retrieving fraction stayed >= ½
         )
-        for start, ls in (("stored", "-"), ("corrupted", "--")):
+        for start, ls in starts.items():
             one = sub.sel(start=start)
             ax_m.errorbar(
                 sub["load"],
@@ -238,7 +241,9 @@ def hopfield_capacity(ds: xr.Dataset, style: Mapping) -> plt.Figure:
                 label=label if start == "stored" else None,
             )
             ax_f.plot(sub["load"], one["retrieval_fraction"], color=colour, ls=ls, marker="o", ms=3)
-        ax_m.plot([measured], [0.02], marker="v", color=colour, ms=7, clip_on=False)
+        ax_f.errorbar(
+            [measured], [0.5], xerr=[error], color=colour, marker="v", ms=7, capsize=3, lw=1.2
+        )
     ax_f.axhline(0.5, color="grey", lw=0.8)
     ax_m.text(alpha_c, 1.02, f" AGS $\\alpha_c$ = {alpha_c:.4f}", fontsize="small", va="bottom")
     ax_m.set(xlabel="load $\\alpha = P/N$", ylabel="final overlap $m$", ylim=(0, 1.08))
@@ -249,6 +254,25 @@ def hopfield_capacity(ds: xr.Dataset, style: Mapping) -> plt.Figure:
         ylim=(-0.03, 1.03),
     )
     ax_m.legend(fontsize="x-small", loc="lower left")
+    ax_f.legend(
+        handles=[
+            *(
+                Line2D([], [], color="grey", ls=ls, label=f"{start} start")
+                for start, ls in starts.items()
+            ),
+            Line2D(
+                [],
+                [],
+                color="grey",
+                marker="v",
+                ls="",
+                label="measured $\\alpha_c$ ± bootstrap error",
+            ),
+            Line2D([], [], color="black", ls=":", label="AGS $\\alpha_c$"),
+        ],
+        fontsize="x-small",
+        loc="center left",
+    )
     return fig
 
 
@@ -256,6 +280,7 @@ def hopfield_energy(ds: xr.Dataset, style: Mapping) -> plt.Figure:
     """Energy per spin (left) and overlap with pattern 1 (right) vs time in sweeps, mean over
     trials with a band of one standard deviation; colour: temperature (0 = sign rule, else
     Glauber), solid: corrupted start, dashed: random start. Dotted: E/N of the stored pattern.
+    The legend names the colours and every line style.
     """
     fig, (ax_e, ax_m) = _panels(style, 1, 2)
     colours = sns.color_palette(n_colors=ds.sizes["temperature"])
@@ -270,11 +295,13 @@ def hopfield_energy(ds: xr.Dataset, style: Mapping) -> plt.Figure:
     ax_e.axhline(float(ds["pattern_energy"].mean()), color="black", ls=":", lw=1)
     ax_e.set(xlabel="time (sweeps)", ylabel="energy per spin $E/N$")
     ax_m.set(xlabel="time (sweeps)", ylabel="overlap $m$ with pattern 1")
-    ax_e.set_title(
-        f"N = {ds.attrs['N']}, P = {ds.attrs['P']}; solid: corrupted, dashed: random start",
-        fontsize="small",
-    )
-    ax_e.legend(fontsize="x-small")
+    ax_e.set_title(f"N = {ds.attrs['N']}, P = {ds.attrs['P']}", fontsize="small")
+    styles = [
+        Line2D([], [], color="grey", ls="-", label="corrupted start"),
+        Line2D([], [], color="grey", ls="--", label="random start"),
+        Line2D([], [], color="black", ls=":", label="$E/N$ of the stored pattern"),
+    ]
+    ax_e.legend(handles=ax_e.get_legend_handles_labels()[0] + styles, fontsize="x-small")
     return fig
 
 
@@ -319,22 +346,14 @@ def ising_thermodynamics(lattices: Sequence[xr.Dataset], style: Mapping) -> plt.
     axes[2].set_ylim(0, None)
     axes[3].set_yscale("log")
     handles = [
-        matplotlib.lines.Line2D(
-            [], [], color=colour, marker="o", ms=3, lw=0, label=f"L = {ds.attrs['L']}"
-        )
+        Line2D([], [], color=colour, marker="o", ms=3, lw=0, label=f"L = {ds.attrs['L']}")
         for colour, ds in zip(colours, lattices, strict=True)
     ] + [
-        matplotlib.lines.Line2D(
-            [], [], color="grey", marker="o", ms=3, lw=0, label="Metropolis ± binning error"
-        ),
-        matplotlib.lines.Line2D(
-            [], [], color="grey", ls="--", lw=1, label="exact L×L (Kaufman): e, c"
-        ),
-        matplotlib.lines.Line2D(
-            [], [], color="grey", ls="-.", lw=1, label="exact L×L (enumeration): |m|, χ"
-        ),
-        matplotlib.lines.Line2D([], [], color="black", lw=1, label="Onsager / Yang (L = ∞)"),
-        matplotlib.lines.Line2D([], [], color="grey", ls=":", lw=1, label="$T_c$"),
+        Line2D([], [], color="grey", marker="o", ms=3, lw=0, label="Metropolis ± binning error"),
+        Line2D([], [], color="grey", ls="--", lw=1, label="exact L×L (Kaufman): e, c"),
+        Line2D([], [], color="grey", ls="-.", lw=1, label="exact L×L (enumeration): |m|, χ"),
+        Line2D([], [], color="black", lw=1, label="Onsager / Yang (L = ∞)"),
+        Line2D([], [], color="grey", ls=":", lw=1, label="$T_c$"),
     ]
     fig.legend(handles=handles, loc="outside right center", fontsize="x-small")
     return fig
