@@ -194,3 +194,17 @@ def test_metropolis_acceptance_with_thinning_equals_the_exact_equilibrium_rate()
     gen = torch.Generator().manual_seed(5)
     run = ising.simulate(4, temps, 64, 100, 100, 3, 1, gen, dtype=torch.float64)
     torch.testing.assert_close(run["acceptance"], exact, rtol=0.02, atol=0)
+
+
+@pytest.mark.parametrize("temperature", [0.3, 1.8, 2.3, 3.2, 1e4])
+def test_entropy_by_enumeration_equals_kaufman_and_its_limits(temperature):
+    """H = ln Z + N u / T from Kaufman's Z (an independent route); ln 2 (two ground states)
+    as T -> 0 and 16 ln 2 as T -> infinity."""
+    beta = torch.tensor([1 / temperature], dtype=torch.float64)
+    log_z = ising.kaufman_log_partition(4, beta).item()
+    u = ising.kaufman_thermodynamics(4, np.array([temperature]))["energy"][0]
+    entropy = ising.exact_entropy(4, temperature)
+    assert entropy == pytest.approx(log_z + 16 * u / temperature, abs=1e-9)
+    assert np.log(2) - 1e-6 < entropy < 16 * np.log(2) + 1e-12
+    if temperature in (0.3, 1e4):
+        assert entropy == pytest.approx(np.log(2) if temperature < 1 else 16 * np.log(2), rel=1e-5)

@@ -251,6 +251,18 @@ def exact_log_probability(spins: torch.Tensor, temperature: float) -> torch.Tens
     return -total / temperature - log_z
 
 
+def exact_entropy(L: int, temperature: float) -> float:
+    """Entropy of the Boltzmann distribution of the whole L×L torus, in nats, by enumeration.
+
+    H = −Σ_s p(s) ln p(s) = ln Z + ⟨E⟩/T (not per spin); −H is the best expected
+    log-likelihood any model of samples from p can reach (THEORY.md, Boltzmann machines).
+    """
+    energy, _, count = density_of_states(L)
+    log_w = np.log(count) - energy / temperature
+    log_z = np.logaddexp.reduce(log_w)
+    return float(log_z + (np.exp(log_w - log_z) * energy).sum() / temperature)
+
+
 def _log1mexp(a: torch.Tensor) -> torch.Tensor:
     """ln(1 − e^{−a}) for a > 0, accurate at both ends (Mächler 2012)."""
     return torch.where(a < np.log(2.0), torch.log(-torch.expm1(-a)), torch.log1p(-torch.exp(-a)))
