@@ -268,13 +268,15 @@ def train(
     init_std: float,
     seed: int,
     schedule: str = "constant",
+    weight_decay: float = 0.0,
 ) -> xr.Dataset:
     """Train R replicas of a binary RBM on ``data`` (S, n_v) by gradient ascent on log p.
 
     Each epoch visits the data once in mini-batches (own order per replica);
     the update is SGD with momentum on the data-minus-model statistics, the
     model term by CD-k, PCD-k (``chains`` persistent chains per replica) or
-    exact enumeration; the step size follows ``schedule`` (:func:`learning_rates`).
+    exact enumeration, minus ``weight_decay`` · W (an L2 penalty on the weights);
+    the step size follows ``schedule`` (:func:`learning_rates`).
     W starts N(0, init_std²), b at 0, a at the log-odds of the data's visible
     means (Hinton, "A Practical Guide to Training RBMs", 2010). The exact mean
     log-likelihood is recorded before training and after every epoch, with the
@@ -310,6 +312,7 @@ def train(
                 samples = gibbs_steps(batch if method == "cd" else samples, rbm, k, gen)
                 negative = data_statistics(samples, rbm)
             gradient = positive + negative.scaled(-1.0)
+            gradient = RBM(gradient.a, gradient.b, gradient.W - weight_decay * rbm.W)
             step = float(rates[(epoch - 1) * n_batches + i])
             velocity = velocity.scaled(momentum) + gradient.scaled(step)
             rbm = rbm + velocity
@@ -364,6 +367,7 @@ def train(
             "learning_rate": learning_rate,
             "schedule": schedule,
             "momentum": momentum,
+            "weight_decay": weight_decay,
             "chains": chains if method == "pcd" else 0,
             "flagged_replicas": int((flags["below_start"] | flags["below_uniform"]).sum()),
         },
