@@ -385,9 +385,10 @@ def study(
     spec: dict, training: dict, method: str, seed: int, ising_ds: xr.Dataset | None = None
 ) -> xr.Dataset:
     """Train on the data set ``spec`` (see :func:`training_data`) with the ``training``
-    hyperparameters (keys of :func:`train`, epochs from the spec) and attach the
-    data set's reference log-likelihoods."""
+    hyperparameters (keys of :func:`train`; epochs and, if given, learning_rate from the
+    spec) and attach the data set's reference log-likelihoods."""
     data, refs = training_data(spec, ising_ds)
+    training = {**training, "learning_rate": spec.get("learning_rate", training["learning_rate"])}
     ds = train(data, method, epochs=spec["epochs"], seed=seed, **training)
     for name, long_name in ISING_REFERENCES.items():
         if name in refs:
