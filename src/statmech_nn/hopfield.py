@@ -262,10 +262,12 @@ def bootstrap_critical_load(
     draw = rng.integers(0, trials, (resamples, trials))
     fractions = np.moveaxis(retrieved[..., draw].mean(-1), -2, -1)  # (..., resamples, A)
     values = critical_load(alpha, fractions)
-    count = np.isfinite(values).sum(-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        error = np.nanstd(values, axis=-1, ddof=1)
-    return np.where(count >= 2, error, np.nan)
+    finite = np.isfinite(values)
+    count = finite.sum(-1)
+    enough = count >= 2
+    mean = np.where(finite, values, 0.0).sum(-1) / np.maximum(count, 1)
+    squares = np.where(finite, values - mean[..., None], 0.0) ** 2
+    return np.where(enough, np.sqrt(squares.sum(-1) / np.maximum(count - 1, 1)), np.nan)
 
 
 def _integer_dtype(n: int, n_patterns: int) -> torch.dtype:
