@@ -209,6 +209,14 @@ def test_ising_training_data_and_its_reference():
     assert set(data.unique().tolist()) <= {0.0, 1.0}
     # the generating distribution cannot beat the empirical optimum on its own samples
     assert refs["ising_loglik"] <= boltzmann.best_log_likelihood(data)
+    # the best expected log-likelihood on new samples: -H(p) of the 4x4 model at T = 3
+    assert refs["ising_neg_entropy"] == pytest.approx(-ising.exact_entropy(4, 3.0))
+    assert -16 * math.log(2) < refs["ising_neg_entropy"] < refs["ising_loglik"] + 3
+    training = {k: v for k, v in BAS_TRAINING.items() if k not in ("epochs", "seed")}
+    ds = boltzmann.study(spec, training, "cd", 0, ds_ising)
+    for name in ("ising_neg_entropy", "ising_loglik", "best_loglik", "uniform_loglik"):
+        assert ds[name].attrs["units"] == "nat", name
+    assert "memorisation" in ds["best_loglik"].attrs["long_name"]
     with pytest.raises(InputError, match="not simulated"):
         boltzmann.training_data({**spec, "temperature": 2.5}, ds_ising)
     with pytest.raises(InputError, match="keep_samples"):
