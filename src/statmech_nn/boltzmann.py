@@ -381,14 +381,17 @@ ISING_REFERENCES = {
 }
 
 
+SPEC_OVERRIDES = ("learning_rate", "weight_decay")  # a data set may set its own
+
+
 def study(
     spec: dict, training: dict, method: str, seed: int, ising_ds: xr.Dataset | None = None
 ) -> xr.Dataset:
     """Train on the data set ``spec`` (see :func:`training_data`) with the ``training``
-    hyperparameters (keys of :func:`train`; epochs and, if given, learning_rate from the
-    spec) and attach the data set's reference log-likelihoods."""
+    hyperparameters (keys of :func:`train`; epochs and, if given, the SPEC_OVERRIDES from
+    the spec) and attach the data set's reference log-likelihoods."""
     data, refs = training_data(spec, ising_ds)
-    training = {**training, "learning_rate": spec.get("learning_rate", training["learning_rate"])}
+    training = {**training, **{key: spec[key] for key in SPEC_OVERRIDES if key in spec}}
     ds = train(data, method, epochs=spec["epochs"], seed=seed, **training)
     for name, long_name in ISING_REFERENCES.items():
         if name in refs:
