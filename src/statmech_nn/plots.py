@@ -271,7 +271,7 @@ def hopfield_capacity(ds: xr.Dataset, style: Mapping) -> plt.Figure:
             Line2D([], [], color="black", ls=":", label="AGS $\\alpha_c$"),
         ],
         fontsize="x-small",
-        loc="center left",
+        loc="lower left",
     )
     return fig
 
