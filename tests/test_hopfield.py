@@ -160,6 +160,27 @@ def test_critical_load_interpolates_the_half_crossing():
     alpha = np.array([0.1, 0.12, 0.14, 0.16])
     assert hopfield.critical_load(alpha, np.array([1.0, 1.0, 0.75, 0.25])) == pytest.approx(0.15)
     assert np.isnan(hopfield.critical_load(alpha, np.ones(4)))
+    batch = np.array([[1.0, 1.0, 0.75, 0.25], [0.4, 0.2, 0.1, 0.0], [1.0, 1.0, 1.0, 1.0]])
+    np.testing.assert_allclose(hopfield.critical_load(alpha, batch), [0.15, 0.1, np.nan])
+
+
+def test_bootstrap_error_of_the_critical_load_is_the_binomial_error_of_a_median():
+    """Synthetic sweep: trial t retrieves below its own threshold, thresholds uniform on
+    [0.1, 0.2]. The fraction crossing ½ is then the sample median, whose standard error is
+    the binomial count error at p = ½ over the density, (1/2) / (f √n) = 0.05 / √n; averaged
+    over independent sweeps, the bootstrap error matches it and halves as n quadruples."""
+    alpha = np.linspace(0.05, 0.25, 101)
+    mean_error = {}
+    for n in (25, 100, 400):
+        errors = []
+        for seed in range(30):
+            rng = np.random.default_rng(seed)
+            retrieved = alpha[:, None] < rng.uniform(0.1, 0.2, n)[None]
+            errors.append(hopfield.bootstrap_critical_load(alpha, retrieved, 400, rng))
+        mean_error[n] = np.mean(errors)
+        assert mean_error[n] == pytest.approx(0.05 / np.sqrt(n), rel=0.1), n
+    assert mean_error[25] / mean_error[100] == pytest.approx(2, rel=0.15)
+    assert mean_error[100] / mean_error[400] == pytest.approx(2, rel=0.15)
 
 
 def test_capacity_sweep_retrieves_below_and_fails_above_capacity():
@@ -179,6 +200,7 @@ def test_capacity_sweep_retrieves_below_and_fails_above_capacity():
     assert float(m.sel(alpha=0.05, start="corrupted")) > 0.99
     assert float(m.sel(alpha=0.3, start="stored")) < 0.7
     assert 0.05 < float(ds["alpha_c"].sel(N=200, start="stored")) < 0.3
+    assert ds["alpha_c_err"].dims == ("N", "start")
     assert abs(float(ds["alpha_c_theory"]) - 0.138) < 1e-3
     for name, var in ds.variables.items():
         assert "long_name" in var.attrs, name

@@ -123,3 +123,88 @@ def test_metropolis_matches_exact_enumeration_for_L4():
     assert ds["samples"].dims == ("temperature", "sample", "row", "column")
     assert ds["samples"].shape == (3, 50, 4, 4)
     assert set(np.unique(ds["samples"].values)) <= {-1, 1}
+
+
+TEMPERATURES = np.array([0.8, 1.5, 2.0, 2.2, ising.T_C, 2.3, 2.6, 3.2, 5.0, 20.0])
+
+
+def test_kaufman_partition_function_equals_enumeration_for_L4():
+    """ln Z, e and c of the 4x4 torus from Kaufman's four products against the 2^16 states,
+    through T_c (where Z_4 changes sign) and at both ends."""
+    energy, _, count = ising.density_of_states(4)
+    beta = 1 / TEMPERATURES
+    enumerated = np.logaddexp.reduce(np.log(count) - beta[:, None] * energy, axis=1)
+    kaufman = ising.kaufman_log_partition(4, torch.as_tensor(beta)).numpy()
+    np.testing.assert_allclose(kaufman, enumerated, rtol=0, atol=1e-10)
+    exact = ising.exact_thermodynamics(4, TEMPERATURES)
+    finite = ising.kaufman_thermodynamics(4, TEMPERATURES)
+    for name in ising.KAUFMAN_QUANTITIES:
+        np.testing.assert_allclose(finite[name], exact[name], rtol=0, atol=1e-10)
+
+
+def test_kaufman_tends_to_onsager_exponentially_away_from_the_critical_point():
+    temps = np.array([1.5, 2.0, 3.0, 3.5])
+    gaps = [
+        np.abs(ising.kaufman_thermodynamics(L, temps)["energy"] - ising.onsager_energy(temps))
+        for L in (8, 16, 32, 64)
+    ]
+    assert np.all(np.diff(gaps[:3], axis=0) < 0)
+    assert np.all(gaps[-1] < 1e-10)  # float64 rounding from here on
+    c_64 = ising.kaufman_thermodynamics(64, temps)["specific_heat"]
+    np.testing.assert_allclose(c_64, ising.onsager_specific_heat(temps), rtol=1e-9)
+
+
+def test_kaufman_at_the_critical_point_approaches_onsager_as_one_over_L():
+    """At T_c, u_L - u_inf ~ a/L and c_L grows like (8/pi) K_c^2 ln L (Ferdinand & Fisher,
+    Phys. Rev. 185, 832 (1969)): doubling L adds (8/pi) K_c^2 ln 2 = 0.3428 to c."""
+    t_c = np.array([ising.T_C])
+    sizes = (16, 32, 64, 128)
+    runs = [ising.kaufman_thermodynamics(L, t_c) for L in sizes]
+    u_inf = ising.onsager_energy(t_c)[0]
+    scaled = [L * (run["energy"][0] - u_inf) for L, run in zip(sizes, runs, strict=True)]
+    assert np.all(np.array(scaled) < 0)
+    assert scaled[-1] == pytest.approx(scaled[-2], rel=2e-3)
+    step = runs[-1]["specific_heat"][0] - runs[-2]["specific_heat"][0]
+    assert step == pytest.approx(8 / np.pi * (1 / ising.T_C) ** 2 * np.log(2), rel=5e-3)
+
+
+def test_yang_magnetisation_against_the_low_temperature_series_and_the_exponent():
+    """Low T: M = 1 - 2u^2 - 8u^3 - 34u^4 - 152u^5 - 714u^6 + O(u^7), u = e^{-4/T} (Domb 1960);
+    near T_c: d ln M / d ln(T_c - T) -> 1/8."""
+    temps = np.array([0.8, 1.0, 1.2])
+    u = np.exp(-4 / temps)
+    series = 1 - 2 * u**2 - 8 * u**3 - 34 * u**4 - 152 * u**5 - 714 * u**6
+    np.testing.assert_allclose(ising.onsager_magnetisation(temps), series, rtol=1e-6)
+    distance = np.array([1e-6, 1e-7, 1e-8])
+    m = ising.onsager_magnetisation(ising.T_C - distance)
+    slopes = np.diff(np.log(m)) / np.diff(np.log(distance))
+    np.testing.assert_allclose(slopes, 1 / 8, rtol=1e-5)
+
+
+def test_metropolis_acceptance_with_thinning_equals_the_exact_equilibrium_rate():
+    """The checkerboard sweep keeps equilibrium, so the acceptance per site visit is
+    <min(1, exp(-2 s_i h_i / T))> over the 2^16 states of the 4x4 torus; records every
+    third sweep, so every sweep between records must be counted once."""
+    temps = np.array([1.8, 2.6])
+    states = ising.all_states(4).to(torch.float64)
+    cost = 2 * states[:, 0, 0] * ising.neighbour_sum(states)[:, 0, 0]  # ΔE of flipping site 0
+    t = torch.tensor(temps)[:, None]
+    weights = torch.softmax(-16 * ising.energy_per_spin(states)[None] / t, 1)
+    exact = (weights * torch.exp(-cost[None] / t).clamp(max=1)).sum(1)
+    gen = torch.Generator().manual_seed(5)
+    run = ising.simulate(4, temps, 64, 100, 100, 3, 1, gen, dtype=torch.float64)
+    torch.testing.assert_close(run["acceptance"], exact, rtol=0.02, atol=0)
+
+
+@pytest.mark.parametrize("temperature", [0.3, 1.8, 2.3, 3.2, 1e4])
+def test_entropy_by_enumeration_equals_kaufman_and_its_limits(temperature):
+    """H = ln Z + N u / T from Kaufman's Z (an independent route); ln 2 (two ground states)
+    as T -> 0 and 16 ln 2 as T -> infinity."""
+    beta = torch.tensor([1 / temperature], dtype=torch.float64)
+    log_z = ising.kaufman_log_partition(4, beta).item()
+    u = ising.kaufman_thermodynamics(4, np.array([temperature]))["energy"][0]
+    entropy = ising.exact_entropy(4, temperature)
+    assert entropy == pytest.approx(log_z + 16 * u / temperature, abs=1e-9)
+    assert np.log(2) - 1e-6 < entropy < 16 * np.log(2) + 1e-12
+    if temperature in (0.3, 1e4):
+        assert entropy == pytest.approx(np.log(2) if temperature < 1 else 16 * np.log(2), rel=1e-5)

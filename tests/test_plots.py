@@ -103,3 +103,94 @@ def test_training_curves_one_column_per_architecture_in_config_order(tmp_path):
     assert any("1 diverged" in t for t in titles), titles
     plots.save(fig, [tmp_path / "f.png"], STYLE)
     assert (tmp_path / "f.png").stat().st_size > 0
+
+
+def _ising_lattice(L: int) -> xr.Dataset:
+    """An Ising file's variables the figure reads; L = 4 also has the enumeration curves."""
+    temps, fine = np.array([1.8, 2.3, 3.2]), np.linspace(1.8, 3.2, 7)
+    data = {}
+    for name in ("energy", "abs_magnetisation", "specific_heat", "susceptibility"):
+        data[name] = ("temperature", np.ones(3))
+        data[f"{name}_err"] = ("temperature", np.full(3, 0.1))
+        if L == 4:
+            data[f"exact_{name}_theory"] = ("temperature_theory", np.ones(7))
+    for name in ("energy", "specific_heat"):
+        data[f"kaufman_{name}_theory"] = ("temperature_theory", np.ones(7))
+        data[f"onsager_{name}"] = ("temperature_theory", np.ones(7))
+    data["onsager_abs_magnetisation"] = ("temperature_theory", np.ones(7))
+    coords = {"temperature": temps, "temperature_theory": fine}
+    return xr.Dataset(data, coords=coords, attrs={"L": L, "T_c": 2.269})
+
+
+def test_ising_figure_draws_kaufman_for_every_L_and_names_every_line_style(tmp_path):
+    fig = plots.ising_thermodynamics([_ising_lattice(8), _ising_lattice(4)], STYLE)
+    energy, magnetisation = fig.axes[0], fig.axes[1]
+    assert sum(line.get_linestyle() == "--" for line in energy.get_lines()) == 2  # L = 4, 8
+    assert sum(line.get_linestyle() == "-." for line in magnetisation.get_lines()) == 1
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels[:2] == ["L = 4", "L = 8"]
+    assert any("Kaufman" in t for t in labels) and any("enumeration" in t for t in labels)
+    assert any("Onsager" in t for t in labels) and "$T_c$" in labels
+    plots.save(fig, [tmp_path / "f.png"], STYLE)
+
+
+def test_hopfield_capacity_figure_draws_the_bootstrap_error_of_alpha_c(tmp_path):
+    n, alpha, start = [100, 200], np.array([0.1, 0.15, 0.2]), ["stored", "corrupted"]
+    dims = ("N", "alpha", "start")
+    ds = xr.Dataset(
+        {
+            "load": (("N", "alpha"), np.tile(alpha, (2, 1))),
+            "m_mean": (dims, np.ones((2, 3, 2))),
+            "m_sem": (dims, np.zeros((2, 3, 2))),
+            "retrieval_fraction": (dims, np.ones((2, 3, 2))),
+            "alpha_c": (("N", "start"), [[0.16, 0.15], [np.nan, np.nan]]),
+            "alpha_c_err": (("N", "start"), [[0.012, 0.01], [np.nan, np.nan]]),
+            "alpha_c_theory": ((), 0.138),
+            "m_theory": ("alpha_theory", [1.0, 0.0]),
+        },
+        coords={"N": n, "alpha": alpha, "start": start, "alpha_theory": [0.1, 0.2]},
+        attrs={"retrieval_threshold": 0.9},
+    )
+    fig = plots.hopfield_capacity(ds, STYLE)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "N = 100: $\\alpha_c$ = 0.160 ± 0.012" in labels
+    assert "N = 200: no $\\alpha_c$ in range" in labels
+    styles = [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
+    assert styles[:2] == ["stored start", "corrupted start"]
+    plots.save(fig, [tmp_path / "f.png"], STYLE)
+
+
+def _rbm_run(dataset: str, method: str, final: float, ising: bool) -> xr.Dataset:
+    loglik = np.array([[-11.0, -5.0, final], [-11.0, -4.0, -3.0]])
+    data = {
+        "loglik": (("replica", "epoch"), loglik),
+        "best_loglik": ((), -2.0),
+        "uniform_loglik": ((), -11.09),
+        "below_start": ("replica", loglik[:, -1] < loglik[:, 0]),
+        "below_uniform": ("replica", loglik[:, -1] < -11.09),
+    }
+    if ising:
+        data["ising_neg_entropy"] = ((), -2.2)
+    if method != "exact":
+        data["negative_samples"] = (("replica", "chain", "visible"), np.zeros((2, 1, 16)))
+    attrs = {"dataset": dataset, "method": method, "k": 10}
+    if ising:
+        attrs["temperature"] = 1.8
+    return xr.Dataset(data, coords={"epoch": np.arange(3)}, attrs=attrs)
+
+
+def test_rbm_figure_marks_flagged_runs_and_separates_the_ising_references(tmp_path):
+    runs = [
+        _rbm_run("bars_and_stripes", "cd", -3.0, ising=False),
+        _rbm_run("ising_cold", "cd", -12.0, ising=True),
+        _rbm_run("ising_cold", "exact", -2.5, ising=True),
+    ]
+    fig = plots.rbm_loglik(runs, STYLE)
+    assert "1 run(s) flagged" in fig.axes[1].get_title()
+    assert "flagged" not in fig.axes[0].get_title()
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels[:2] == ["cd-10", "optimum $-H$(data)"]
+    assert "exact" in labels and "memorisation bound $-H$(sample)" in labels
+    assert "Ising model $-H(p)$ (best expected)" in labels
+    assert "run ending below its start or the uniform model" in labels
+    plots.save(fig, [tmp_path / "f.png"], STYLE)

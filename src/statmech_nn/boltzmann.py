@@ -28,6 +28,7 @@ from statmech_nn.seeds import derive_seed
 
 MAX_ENUMERATED_UNITS = 20
 METHODS = ("cd", "pcd", "exact")
+SCHEDULES = ("constant", "linear")
 
 
 @dataclass(frozen=True)
@@ -194,7 +195,9 @@ def training_data(spec: dict, ising_ds: xr.Dataset | None = None) -> tuple[torch
     configurations kept at temperature T in an Ising Dataset (from
     :func:`statmech_nn.ising.thermodynamics`); when the lattice can be enumerated
     the references include the mean exact log-probability of the data under the
-    Ising distribution that generated it ("ising_loglik").
+    Ising distribution that generated it ("ising_loglik") and minus that
+    distribution's entropy, the best expected log-likelihood on new samples
+    ("ising_neg_entropy").
     """
     if spec["kind"] == "bars_and_stripes":
         return bars_and_stripes(spec["size"]), {"size": spec["size"]}
@@ -216,7 +219,39 @@ def training_data(spec: dict, ising_ds: xr.Dataset | None = None) -> tuple[torch
     if spins.shape[-1] ** 2 <= ising.MAX_ENUMERATED_SPINS:
         log_p = ising.exact_log_probability(torch.as_tensor(spins), float(temps[j]))
         refs["ising_loglik"] = float(log_p.mean())
+        refs["ising_neg_entropy"] = -ising.exact_entropy(spins.shape[-1], float(temps[j]))
     return ising_visible(spins), refs
+
+
+def learning_rates(learning_rate: float, schedule: str, updates: int) -> np.ndarray:
+    """Step size of every update: ``constant``, or ``linear`` decay from learning_rate to 0
+    over the run (Tieleman 2008: lets sampled gradients settle instead of oscillating)."""
+    if schedule not in SCHEDULES:
+        raise ValueError(
+            f"unknown learning-rate schedule {schedule!r}; expected one of {SCHEDULES}"
+        )
+    if schedule == "constant":
+        return np.full(updates, learning_rate)
+    return learning_rate * (1 - np.arange(updates) / updates)
+
+
+FLAGS = {  # name: (long_name, units)
+    "below_start": ("final log-likelihood below the initial model's (or not finite)", "1"),
+    "below_uniform": ("final log-likelihood below the uniform model's (or not finite)", "1"),
+    "drop_from_peak": ("peak minus final log-likelihood: a collapse after a peak", "nat"),
+}
+
+
+def learning_flags(loglik: np.ndarray, n_visible: int) -> dict[str, np.ndarray]:
+    """Runs that did not learn, from exact log-likelihood curves (replica, epoch): final
+    below the start, final below the uniform model −n_v ln 2 (a NaN counts as both), and
+    the drop from the curve's peak to its end."""
+    final = loglik[:, -1]
+    return {
+        "below_start": ~(final >= loglik[:, 0]),
+        "below_uniform": ~(final >= -n_visible * math.log(2)),
+        "drop_from_peak": np.nanmax(loglik, axis=1) - final,
+    }
 
 
 def train(
@@ -232,16 +267,21 @@ def train(
     chains: int,
     init_std: float,
     seed: int,
+    schedule: str = "constant",
+    weight_decay: float = 0.0,
 ) -> xr.Dataset:
     """Train R replicas of a binary RBM on ``data`` (S, n_v) by gradient ascent on log p.
 
     Each epoch visits the data once in mini-batches (own order per replica);
     the update is SGD with momentum on the data-minus-model statistics, the
     model term by CD-k, PCD-k (``chains`` persistent chains per replica) or
-    exact enumeration. W starts N(0, init_std²), b at 0, a at the log-odds of
-    the data's visible means (Hinton, "A Practical Guide to Training RBMs",
-    2010). The exact mean log-likelihood is recorded before training and after
-    every epoch, with the data set's best possible value −H(p̂).
+    exact enumeration, minus ``weight_decay`` · W (an L2 penalty on the weights);
+    the step size follows ``schedule`` (:func:`learning_rates`).
+    W starts N(0, init_std²), b at 0, a at the log-odds of the data's visible
+    means (Hinton, "A Practical Guide to Training RBMs", 2010). The exact mean
+    log-likelihood is recorded before training and after every epoch, with the
+    data set's best possible value −H(p̂), the uniform model's −n_v ln 2 and the
+    flags of :func:`learning_flags`.
     """
     if method not in METHODS:
         raise ValueError(f"unknown RBM training method {method!r}; expected one of {METHODS}")
@@ -255,9 +295,10 @@ def train(
         init_std * torch.randn(replicas, n_v, hidden, generator=gen, dtype=torch.float64),
     )
     velocity = rbm.scaled(0.0)
-    persistent = (torch.rand(replicas, chains, n_v, generator=gen) < 0.5).to(torch.float64)
+    samples = (torch.rand(replicas, chains, n_v, generator=gen) < 0.5).to(torch.float64)
     batch_size = min(batch_size, n_samples)
     n_batches = math.ceil(n_samples / batch_size)
+    rates = learning_rates(learning_rate, schedule, epochs * n_batches)
     loglik = torch.empty(replicas, epochs + 1, dtype=torch.float64)
     loglik[:, 0] = log_likelihood(data, rbm)
     for epoch in range(1, epochs + 1):
@@ -267,23 +308,45 @@ def train(
             positive = data_statistics(batch, rbm)
             if method == "exact":
                 negative = model_statistics(rbm)
-            elif method == "cd":
-                negative = data_statistics(gibbs_steps(batch, rbm, k, gen), rbm)
-            else:
-                persistent = gibbs_steps(persistent, rbm, k, gen)
-                negative = data_statistics(persistent, rbm)
+            else:  # CD-k restarts from the batch, PCD-k continues its chains
+                samples = gibbs_steps(batch if method == "cd" else samples, rbm, k, gen)
+                negative = data_statistics(samples, rbm)
             gradient = positive + negative.scaled(-1.0)
-            velocity = velocity.scaled(momentum) + gradient.scaled(learning_rate)
+            gradient = RBM(gradient.a, gradient.b, gradient.W - weight_decay * rbm.W)
+            step = float(rates[(epoch - 1) * n_batches + i])
+            velocity = velocity.scaled(momentum) + gradient.scaled(step)
             rbm = rbm + velocity
         loglik[:, epoch] = log_likelihood(data, rbm)
+    flags = learning_flags(loglik.numpy(), n_v)
+    negative_samples = (
+        {}
+        if method == "exact"
+        else {
+            "negative_samples": labelled(
+                samples.to(torch.int8).numpy(),
+                ("replica", "chain", "visible"),
+                "visible states of the last negative phase (pcd: the persistent chains; "
+                "cd: the last batch after k Gibbs steps)",
+            )
+        }
+    )
     return xr.Dataset(
         {
+            **negative_samples,
             "loglik": labelled(
                 loglik.numpy(), ("replica", "epoch"), "exact mean log-likelihood per sample", "nat"
             ),
             "best_loglik": labelled(
-                best_log_likelihood(data), (), "best possible mean log-likelihood -H(data)", "nat"
+                best_log_likelihood(data),
+                (),
+                "minus the entropy of the training sample, -H(data): the best training "
+                "log-likelihood (for samples of a distribution: the memorisation bound)",
+                "nat",
             ),
+            "uniform_loglik": labelled(
+                -n_v * math.log(2), (), "log-likelihood of the uniform model, -n_v ln 2", "nat"
+            ),
+            **{name: labelled(value, ("replica",), *FLAGS[name]) for name, value in flags.items()},
             "visible_bias": labelled(rbm.a.numpy(), ("replica", "visible"), "visible biases a"),
             "hidden_bias": labelled(rbm.b.numpy(), ("replica", "hidden"), "hidden biases b"),
             "weights": labelled(
@@ -301,24 +364,37 @@ def train(
             "n_hidden": hidden,
             "n_samples": n_samples,
             "n_distinct": int(torch.unique(data, dim=0).shape[0]),
+            "learning_rate": learning_rate,
+            "schedule": schedule,
+            "momentum": momentum,
+            "weight_decay": weight_decay,
+            "chains": chains if method == "pcd" else 0,
+            "flagged_replicas": int((flags["below_start"] | flags["below_uniform"]).sum()),
         },
     )
+
+
+ISING_REFERENCES = {
+    "ising_loglik": "mean exact log-probability of the data under the Ising distribution",
+    "ising_neg_entropy": "minus the entropy of the Ising distribution (exact, all 2^N states): "
+    "the best expected log-likelihood on new samples",
+}
+
+
+SPEC_OVERRIDES = ("learning_rate", "weight_decay")  # a data set may set its own
 
 
 def study(
     spec: dict, training: dict, method: str, seed: int, ising_ds: xr.Dataset | None = None
 ) -> xr.Dataset:
     """Train on the data set ``spec`` (see :func:`training_data`) with the ``training``
-    hyperparameters (keys of :func:`train`, epochs from the spec) and attach the
-    data set's reference log-likelihoods."""
+    hyperparameters (keys of :func:`train`; epochs and, if given, the SPEC_OVERRIDES from
+    the spec) and attach the data set's reference log-likelihoods."""
     data, refs = training_data(spec, ising_ds)
+    training = {**training, **{key: spec[key] for key in SPEC_OVERRIDES if key in spec}}
     ds = train(data, method, epochs=spec["epochs"], seed=seed, **training)
-    if "ising_loglik" in refs:
-        ds["ising_loglik"] = labelled(
-            refs.pop("ising_loglik"),
-            (),
-            "mean exact log-probability of the data under the Ising distribution",
-            "nat",
-        )
+    for name, long_name in ISING_REFERENCES.items():
+        if name in refs:
+            ds[name] = labelled(refs.pop(name), (), long_name, "nat")
     ds.attrs.update({"data_kind": spec["kind"], **refs})
     return ds

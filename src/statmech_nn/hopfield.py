@@ -230,19 +230,44 @@ def _fields(couplings: torch.Tensor, coupling_set: torch.Tensor, s: torch.Tensor
     return out
 
 
-def critical_load(alpha: np.ndarray, fraction: np.ndarray, level: float = 0.5) -> float:
+def critical_load(alpha: np.ndarray, fraction: np.ndarray, level: float = 0.5) -> np.ndarray:
     """First load at which ``fraction`` falls below ``level``, linearly interpolated; NaN if never.
 
-    alpha (A,) increasing; fraction (A,) e.g. the fraction of runs that retrieve.
+    alpha (A,) increasing; fraction (..., A), e.g. the fraction of runs that retrieve;
+    returns (...).
     """
-    below = np.flatnonzero(fraction < level)
-    if below.size == 0:
-        return float("nan")
-    j = below[0]
-    if j == 0:
-        return float(alpha[0])
-    a0, a1, f0, f1 = alpha[j - 1], alpha[j], fraction[j - 1], fraction[j]
-    return float(a0 + (f0 - level) * (a1 - a0) / (f0 - f1))
+    fraction = np.asarray(fraction, dtype=np.float64)
+    below = fraction < level
+    j = np.argmax(below, axis=-1)[..., None]  # first load below the level (0 if none)
+    f1 = np.take_along_axis(fraction, j, -1)[..., 0]
+    f0 = np.take_along_axis(fraction, np.maximum(j - 1, 0), -1)[..., 0]
+    a1, a0 = alpha[j[..., 0]], alpha[np.maximum(j[..., 0] - 1, 0)]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        crossing = np.where(j[..., 0] == 0, a1, a0 + (f0 - level) * (a1 - a0) / (f0 - f1))
+    return np.where(below.any(-1), crossing, np.nan)
+
+
+def bootstrap_critical_load(
+    alpha: np.ndarray, retrieved: np.ndarray, resamples: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Bootstrap standard error of :func:`critical_load` of the retrieving fraction.
+
+    retrieved (..., A, trials) booleans. A trial is one pattern set seen at every
+    load, so whole trials are resampled with replacement (the same draw at every
+    load), ``resamples`` times; the error is the standard deviation of α_c over the
+    resamples whose fraction crosses ½ (Efron & Tibshirani, "An Introduction to the
+    Bootstrap", 1993, ch. 6); NaN where fewer than two do. Returns (...).
+    """
+    trials = retrieved.shape[-1]
+    draw = rng.integers(0, trials, (resamples, trials))
+    fractions = np.moveaxis(retrieved[..., draw].mean(-1), -2, -1)  # (..., resamples, A)
+    values = critical_load(alpha, fractions)
+    finite = np.isfinite(values)
+    count = finite.sum(-1)
+    enough = count >= 2
+    mean = np.where(finite, values, 0.0).sum(-1) / np.maximum(count, 1)
+    squares = np.where(finite, values - mean[..., None], 0.0) ** 2
+    return np.where(enough, np.sqrt(squares.sum(-1) / np.maximum(count - 1, 1)), np.nan)
 
 
 def _integer_dtype(n: int, n_patterns: int) -> torch.dtype:
@@ -258,6 +283,7 @@ def capacity_sweep(
     max_sweeps: int,
     retrieval_threshold: float,
     seed: int,
+    bootstrap_resamples: int = 1000,
     theory_points: int = 400,
     memory_mb: float = 512.0,
 ) -> xr.Dataset:
@@ -268,7 +294,8 @@ def capacity_sweep(
     start at pattern 1 ("stored") and at pattern 1 with a fraction
     ``flip_fraction`` of its spins flipped ("corrupted"), and stop at a fixed
     point (or after ``max_sweeps``). A run retrieves when m >= ``retrieval_threshold``;
-    the measured α_c(N) is where the fraction retrieving first falls below ½.
+    the measured α_c(N) is where the fraction retrieving first falls below ½, with a
+    bootstrap error over trials (``bootstrap_resamples`` resamples).
     The AGS zero-T curve and its α_c are included. Loads are simulated together
     in groups whose coupling matrices fit in ``memory_mb``.
     """
@@ -321,8 +348,14 @@ def capacity_sweep(
             to_fixed[i, loads] = traj.sweeps_to_fixed_point.reshape(n_loads, n_start, trials)
     retrieved = m_final >= retrieval_threshold
     fraction = retrieved.mean(axis=-1)
-    alpha_c = np.array(
-        [[critical_load(load[i], fraction[i, :, j]) for j in range(n_start)] for i in range(len(N))]
+    by_start = np.moveaxis(retrieved, 1, -2)  # (N, start, alpha, trial)
+    alpha_c = np.stack([critical_load(load[i], fraction[i].T) for i in range(len(N))])
+    rng = np.random.default_rng(derive_seed(seed, "capacity_bootstrap"))
+    alpha_c_err = np.stack(
+        [
+            bootstrap_critical_load(load[i], by_start[i], bootstrap_resamples, rng)
+            for i in range(len(N))
+        ]
     )
     alpha_c_theory, m_c_theory = theory.ags_critical_point()
     alpha_theory = np.linspace(alpha_grid[0] / 4, max(alpha_grid[-1], 0.2), theory_points)
@@ -342,6 +375,9 @@ def capacity_sweep(
             ),
             "alpha_c": labelled(
                 alpha_c, ("N", "start"), "measured capacity: load where half the runs retrieve"
+            ),
+            "alpha_c_err": labelled(
+                alpha_c_err, ("N", "start"), "bootstrap standard error of alpha_c over trials"
             ),
             "m_theory": labelled(
                 theory.ags_retrieval_overlap(alpha_theory),
@@ -366,6 +402,7 @@ def capacity_sweep(
             "flip_fraction": flip_fraction,
             "retrieval_threshold": retrieval_threshold,
             "max_sweeps": max_sweeps,
+            "bootstrap_resamples": bootstrap_resamples,
         },
     )
 

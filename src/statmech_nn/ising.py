@@ -8,8 +8,10 @@ Carlo Simulations in Statistical Physics", ch. 4).
 
 References: checkerboard Metropolis (the two sublattices updated in turn, all
 temperatures and chains at once); exact averages by enumerating all 2^N
-states through the density of states g(E, M); Onsager's infinite-lattice
-energy and specific heat and Yang's spontaneous magnetisation (THEORY.md).
+states through the density of states g(E, M); the exact partition function of
+the finite torus for any L (Kaufman 1949), whose derivatives give e and c;
+Onsager's infinite-lattice energy and specific heat and Yang's spontaneous
+magnetisation (THEORY.md).
 """
 
 from collections.abc import Sequence
@@ -249,6 +251,86 @@ def exact_log_probability(spins: torch.Tensor, temperature: float) -> torch.Tens
     return -total / temperature - log_z
 
 
+def exact_entropy(L: int, temperature: float) -> float:
+    """Entropy of the Boltzmann distribution of the whole L×L torus, in nats, by enumeration.
+
+    H = −Σ_s p(s) ln p(s) = ln Z + ⟨E⟩/T (not per spin); −H is the best expected
+    log-likelihood any model of samples from p can reach (THEORY.md, Boltzmann machines).
+    """
+    energy, _, count = density_of_states(L)
+    log_w = np.log(count) - energy / temperature
+    log_z = np.logaddexp.reduce(log_w)
+    return float(log_z + (np.exp(log_w - log_z) * energy).sum() / temperature)
+
+
+def _log1mexp(a: torch.Tensor) -> torch.Tensor:
+    """ln(1 − e^{−a}) for a > 0, accurate at both ends (Mächler 2012)."""
+    return torch.where(a < np.log(2.0), torch.log(-torch.expm1(-a)), torch.log1p(-torch.exp(-a)))
+
+
+def _log_2cosh(x: torch.Tensor) -> torch.Tensor:
+    """ln(2 cosh x) for x >= 0."""
+    return x + torch.log1p(torch.exp(-2 * x))
+
+
+def _log_2sinh(x: torch.Tensor) -> torch.Tensor:
+    """ln(2 sinh x) for x > 0."""
+    return x + _log1mexp(2 * x)
+
+
+def kaufman_log_partition(L: int, beta: torch.Tensor) -> torch.Tensor:
+    """ln Z of the L×L torus (J = 1) at inverse temperatures β (any shape), exact (Kaufman 1949).
+
+    Z = ½ (2 sinh 2β)^{N/2} (Z₁ + Z₂ + Z₃ + Z₄), N = L², with
+    Z₁ = Π_r 2cosh(Lγ_{2r+1}/2), Z₂ = Π_r 2sinh(Lγ_{2r+1}/2), Z₃ = Π_r 2cosh(Lγ_{2r}/2),
+    Z₄ = Π_r 2sinh(Lγ_{2r}/2), r = 0 … L−1, cosh γ_l = cosh 2β coth 2β − cos(πl/L) for
+    l ≠ 0 and γ₀ = 2β + ln tanh β, negative below T_c (Beale, PRL 76, 78 (1996), eq. 3).
+    Every factor is kept as a logarithm (the products overflow float64 from L ≈ 20), and the
+    l = 0 factors are split as 2cosh x₀ = e^{x₀} + e^{−x₀}, 2sinh x₀ = e^{x₀} − e^{−x₀}, so
+    Z₃ + Z₄ = e^{x₀}(A + B) + e^{−x₀}(A − B) with A, B > 0 the r ≥ 1 products: a sum of
+    positive terms, smooth through T_c (where Z₄ = 0) and safe for autograd.
+    """
+    beta = torch.as_tensor(beta, dtype=torch.float64)[..., None]
+    two_k = 2 * beta
+    cosh_gamma = torch.cosh(two_k) / torch.tanh(two_k) - torch.cos(
+        torch.pi * torch.arange(1, 2 * L, dtype=torch.float64) / L
+    )
+    half = L * torch.acosh(cosh_gamma) / 2  # Lγ_l/2 for l = 1 … 2L−1, all > 0
+    odd, even = half[..., 0::2], half[..., 1::2]  # l = 2r+1 (r < L) and l = 2r (1 <= r < L)
+    x0 = L * (two_k + torch.log(torch.tanh(beta))) / 2
+
+    log_a, log_b = _log_2cosh(even).sum(-1), _log_2sinh(even).sum(-1)
+    # ln(B/A) = Σ ln tanh < 0, from its parts; clamped below 0 where every tanh rounds to 1
+    log_ratio = (_log_2sinh(even) - _log_2cosh(even)).sum(-1).clamp(max=-torch.finfo().tiny)
+    terms = torch.stack(
+        [
+            _log_2cosh(odd).sum(-1),
+            _log_2sinh(odd).sum(-1),
+            x0[..., 0] + torch.logaddexp(log_a, log_b),
+            -x0[..., 0] + log_a + _log1mexp(-log_ratio),
+        ],
+        dim=-1,
+    )
+    prefactor = L * L / 2 * torch.log(2 * torch.sinh(two_k[..., 0])) - np.log(2.0)
+    return prefactor + torch.logsumexp(terms, dim=-1)
+
+
+def kaufman_thermodynamics(L: int, temperatures: np.ndarray) -> dict[str, np.ndarray]:
+    """Exact energy and specific heat per spin of the L×L torus from :func:`kaufman_log_partition`.
+
+    e = −(1/N) ∂ln Z/∂β and c = (β²/N) ∂²ln Z/∂β², differentiated exactly by autograd
+    (float64); the same conventions as :func:`exact_thermodynamics`, any L.
+    """
+    beta = (1.0 / torch.as_tensor(temperatures, dtype=torch.float64)).requires_grad_(True)
+    (first,) = torch.autograd.grad(kaufman_log_partition(L, beta).sum(), beta, create_graph=True)
+    (second,) = torch.autograd.grad(first.sum(), beta)
+    n = L * L
+    return {
+        "energy": (-first / n).detach().numpy(),
+        "specific_heat": (beta**2 * second / n).detach().numpy(),
+    }
+
+
 def _onsager_k(temperature: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     beta = 1.0 / np.asarray(temperature, dtype=np.float64)
     k2 = np.minimum((2.0 * np.sinh(2 * beta) / np.cosh(2 * beta) ** 2) ** 2, 1.0)
@@ -298,6 +380,7 @@ QUANTITIES = {
     "specific_heat": ("specific heat per spin c", "k_B"),
     "susceptibility": ("susceptibility per spin chi", "1/J"),
 }
+KAUFMAN_QUANTITIES = ("energy", "specific_heat")  # what the finite-lattice Z gives exactly
 
 
 def thermodynamics(
@@ -315,9 +398,10 @@ def thermodynamics(
     """Simulated thermodynamics of the L×L torus with errors, samples and exact references.
 
     Holds ⟨e⟩, ⟨|m|⟩, c, χ and their binning errors per temperature, the kept
-    configurations (for Boltzmann machines), Onsager's curves on a fine grid and,
-    when L² <= MAX_ENUMERATED_SPINS, exact enumeration at the simulated
-    temperatures and on the fine grid.
+    configurations (for Boltzmann machines), Onsager's curves on a fine grid,
+    the exact finite-lattice e and c (Kaufman) at the simulated temperatures and
+    on the fine grid and, when L² <= MAX_ENUMERATED_SPINS, exact enumeration of
+    all four quantities at the same points.
     """
     gen = torch.Generator().manual_seed(derive_seed(seed, "ising", L))
     temps = np.asarray(temperatures, dtype=np.float64)
@@ -346,6 +430,18 @@ def thermodynamics(
         data[name] = labelled(value.numpy(), ("temperature",), long_name, units)
         data[f"{name}_err"] = labelled(
             err.numpy(), ("temperature",), f"binning (jackknife) error of {long_name}", units
+        )
+    at_temps, on_grid = kaufman_thermodynamics(L, temps), kaufman_thermodynamics(L, fine)
+    for name in KAUFMAN_QUANTITIES:
+        long_name, units = QUANTITIES[name]
+        data[f"kaufman_{name}"] = labelled(
+            at_temps[name], ("temperature",), f"exact {long_name} (Kaufman, L x L torus)", units
+        )
+        data[f"kaufman_{name}_theory"] = labelled(
+            on_grid[name],
+            ("temperature_theory",),
+            f"exact {long_name} (Kaufman, L x L torus)",
+            units,
         )
     if L * L <= MAX_ENUMERATED_SPINS:
         at_temps, on_grid = exact_thermodynamics(L, temps), exact_thermodynamics(L, fine)

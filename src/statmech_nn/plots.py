@@ -18,6 +18,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 import xarray as xr  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
 
 from statmech_nn.dims import REPLICA as REPLICA_DIM  # noqa: E402
 
@@ -206,7 +207,8 @@ def _panels(style: Mapping, rows: int, cols: int) -> tuple[plt.Figure, list[plt.
 def hopfield_capacity(ds: xr.Dataset, style: Mapping) -> plt.Figure:
     """Final retrieval overlap m vs load α = P/N per N (left) and the fraction of runs that
     retrieve (right), next to the AGS zero-T curve; AGS α_c (dotted) and the measured α_c(N)
-    (ticks, values in the legend) are marked. Solid: stored start; dashed: corrupted start.
+    with its bootstrap error (triangles with horizontal bars, values in the legend) are
+    marked. Solid: stored start; dashed: corrupted start; every style is in the legend.
     """
     fig, (ax_m, ax_f) = _panels(style, 1, 2)
     colours = sns.color_palette(n_colors=ds.sizes["N"])
@@ -215,16 +217,17 @@ def hopfield_capacity(ds: xr.Dataset, style: Mapping) -> plt.Figure:
     ax_m.plot(retrieval["alpha_theory"], retrieval, color="black", lw=1.5, label="AGS theory")
     for ax in (ax_m, ax_f):
         ax.axvline(alpha_c, color="black", ls=":", lw=1)
+    starts = {"stored": "-", "corrupted": "--"}
     for colour, n in zip(colours, ds["N"].values, strict=True):
         sub = ds.sel(N=n)
-        found = bool(sub["alpha_c"].sel(start="stored").notnull())
         measured = float(sub["alpha_c"].sel(start="stored"))
+        error = float(sub["alpha_c_err"].sel(start="stored"))
         label = (
-            f"N = {n}: $\\alpha_c$ = {measured:.3f} ({measured - alpha_c:+.3f})"
-            if found
+            f"N = {n}: $\\alpha_c$ = {measured:.3f} ± {error:.3f}"
+            if np.isfinite(measured)
             else f"N = {n}: no $\\alpha_c$ in range"  # retrieving fraction stayed >= ½
         )
-        for start, ls in (("stored", "-"), ("corrupted", "--")):
+        for start, ls in starts.items():
             one = sub.sel(start=start)
             ax_m.errorbar(
                 sub["load"],
@@ -238,7 +241,9 @@ def hopfield_capacity(ds: xr.Dataset, style: Mapping) -> plt.Figure:
                 label=label if start == "stored" else None,
             )
             ax_f.plot(sub["load"], one["retrieval_fraction"], color=colour, ls=ls, marker="o", ms=3)
-        ax_m.plot([measured], [0.02], marker="v", color=colour, ms=7, clip_on=False)
+        ax_f.errorbar(
+            [measured], [0.5], xerr=[error], color=colour, marker="v", ms=7, capsize=3, lw=1.2
+        )
     ax_f.axhline(0.5, color="grey", lw=0.8)
     ax_m.text(alpha_c, 1.02, f" AGS $\\alpha_c$ = {alpha_c:.4f}", fontsize="small", va="bottom")
     ax_m.set(xlabel="load $\\alpha = P/N$", ylabel="final overlap $m$", ylim=(0, 1.08))
@@ -249,6 +254,25 @@ def hopfield_capacity(ds: xr.Dataset, style: Mapping) -> plt.Figure:
         ylim=(-0.03, 1.03),
     )
     ax_m.legend(fontsize="x-small", loc="lower left")
+    ax_f.legend(
+        handles=[
+            *(
+                Line2D([], [], color="grey", ls=ls, label=f"{start} start")
+                for start, ls in starts.items()
+            ),
+            Line2D(
+                [],
+                [],
+                color="grey",
+                marker="v",
+                ls="",
+                label="measured $\\alpha_c$ ± bootstrap error",
+            ),
+            Line2D([], [], color="black", ls=":", label="AGS $\\alpha_c$"),
+        ],
+        fontsize="x-small",
+        loc="lower left",
+    )
     return fig
 
 
@@ -256,6 +280,7 @@ def hopfield_energy(ds: xr.Dataset, style: Mapping) -> plt.Figure:
     """Energy per spin (left) and overlap with pattern 1 (right) vs time in sweeps, mean over
     trials with a band of one standard deviation; colour: temperature (0 = sign rule, else
     Glauber), solid: corrupted start, dashed: random start. Dotted: E/N of the stored pattern.
+    The legend names the colours and every line style.
     """
     fig, (ax_e, ax_m) = _panels(style, 1, 2)
     colours = sns.color_palette(n_colors=ds.sizes["temperature"])
@@ -270,17 +295,22 @@ def hopfield_energy(ds: xr.Dataset, style: Mapping) -> plt.Figure:
     ax_e.axhline(float(ds["pattern_energy"].mean()), color="black", ls=":", lw=1)
     ax_e.set(xlabel="time (sweeps)", ylabel="energy per spin $E/N$")
     ax_m.set(xlabel="time (sweeps)", ylabel="overlap $m$ with pattern 1")
-    ax_e.set_title(
-        f"N = {ds.attrs['N']}, P = {ds.attrs['P']}; solid: corrupted, dashed: random start",
-        fontsize="small",
-    )
-    ax_e.legend(fontsize="x-small")
+    ax_e.set_title(f"N = {ds.attrs['N']}, P = {ds.attrs['P']}", fontsize="small")
+    styles = [
+        Line2D([], [], color="grey", ls="-", label="corrupted start"),
+        Line2D([], [], color="grey", ls="--", label="random start"),
+        Line2D([], [], color="black", ls=":", label="$E/N$ of the stored pattern"),
+    ]
+    ax_e.legend(handles=ax_e.get_legend_handles_labels()[0] + styles, fontsize="x-small")
     return fig
 
 
 def ising_thermodynamics(lattices: Sequence[xr.Dataset], style: Mapping) -> plt.Figure:
-    """⟨e⟩, ⟨|m|⟩, c and χ per spin vs T: simulations per L (points with binning errors),
-    Onsager/Yang for the infinite lattice (solid) and exact enumeration for L = 4 (dashed)."""
+    """⟨e⟩, ⟨|m|⟩, c and χ per spin vs T, colour per L: simulations (points with binning
+    errors), the exact finite-lattice curves (dashed: Kaufman's e and c for every L; dash-dot:
+    enumeration of ⟨|m|⟩ and χ where L² is small enough), Onsager/Yang for the infinite
+    lattice (solid black) and T_c (dotted); a legend names the colours and every line style.
+    """
     fig, axes = _panels(style, 2, 2)
     lattices = sorted(lattices, key=lambda ds: ds.attrs["L"])
     colours = sns.color_palette(n_colors=len(lattices))
@@ -290,6 +320,7 @@ def ising_thermodynamics(lattices: Sequence[xr.Dataset], style: Mapping) -> plt.
         "specific_heat": "specific heat per spin $c$ ($k_B$)",
         "susceptibility": "susceptibility per spin $\\chi$ (1/J)",
     }
+    exact_styles = {"kaufman": "--", "exact": "-."}
     theory = lattices[-1]
     for ax, name in zip(axes, labels, strict=True):
         for colour, ds in zip(colours, lattices, strict=True):
@@ -302,58 +333,100 @@ def ising_thermodynamics(lattices: Sequence[xr.Dataset], style: Mapping) -> plt.
                 ms=3,
                 lw=0,
                 elinewidth=1,
-                label=f"L = {ds.attrs['L']}",
             )
-            if f"exact_{name}_theory" in ds:
-                ax.plot(
-                    ds["temperature_theory"],
-                    ds[f"exact_{name}_theory"],
-                    color=colour,
-                    ls="--",
-                    lw=1,
-                    label=f"exact L = {ds.attrs['L']}",
-                )
+            for source, ls in exact_styles.items():
+                if f"{source}_{name}_theory" in ds:
+                    curve = ds[f"{source}_{name}_theory"]
+                    ax.plot(ds["temperature_theory"], curve, color=colour, ls=ls, lw=1)
+                    break  # Kaufman where it exists, enumeration otherwise
         if f"onsager_{name}" in theory:
-            ax.plot(
-                theory["temperature_theory"],
-                theory[f"onsager_{name}"],
-                color="black",
-                lw=1,
-                label="Onsager (L = ∞)",
-            )
+            ax.plot(theory["temperature_theory"], theory[f"onsager_{name}"], color="black", lw=1)
         ax.axvline(theory.attrs["T_c"], color="grey", ls=":", lw=1)
         ax.set(xlabel="temperature $T$ (J/$k_B$)", ylabel=labels[name])
     axes[2].set_ylim(0, None)
     axes[3].set_yscale("log")
-    axes[0].legend(fontsize="x-small")
+    handles = [
+        Line2D([], [], color=colour, marker="o", ms=3, lw=0, label=f"L = {ds.attrs['L']}")
+        for colour, ds in zip(colours, lattices, strict=True)
+    ] + [
+        Line2D([], [], color="grey", marker="o", ms=3, lw=0, label="Metropolis ± binning error"),
+        Line2D([], [], color="grey", ls="--", lw=1, label="exact L×L (Kaufman): e, c"),
+        Line2D([], [], color="grey", ls="-.", lw=1, label="exact L×L (enumeration): |m|, χ"),
+        Line2D([], [], color="black", lw=1, label="Onsager / Yang (L = ∞)"),
+        Line2D([], [], color="grey", ls=":", lw=1, label="$T_c$"),
+    ]
+    fig.legend(handles=handles, loc="outside right center", fontsize="x-small")
     return fig
 
 
 def rbm_loglik(runs: Sequence[xr.Dataset], style: Mapping) -> plt.Figure:
     """Exact mean log-likelihood per epoch, one panel per data set, colour per method (mean
-    over replicas, band: min to max); black: the optimum −H(data); dashed: the Ising
-    distribution that generated the data (where enumerable)."""
+    over replicas, band: min to max). References: the optimum −H(data) (bars and stripes:
+    solid; Ising samples: the memorisation bound, dotted), −H(p) of the Ising distribution
+    that generated the data (dashed), the uniform model −n_v ln 2 (dash-dot). Runs flagged in
+    their file (ending below their start or the uniform model) are marked × at their end and
+    counted in the panel title; every line style is in the legend."""
     datasets = list(dict.fromkeys(ds.attrs["dataset"] for ds in runs))
     methods = list(dict.fromkeys(ds.attrs["method"] for ds in runs))
     colours = dict(zip(methods, sns.color_palette(n_colors=len(methods)), strict=True))
     fig, axes = _panels(style, 1, len(datasets))
+    styles = {}  # label -> legend handle, in order of first use
     for ax, name in zip(axes, datasets, strict=True):
-        ref = None
+        ref, flagged = None, 0
         for ds in (ds for ds in runs if ds.attrs["dataset"] == name):
-            ll = ds["loglik"]
-            colour = colours[ds.attrs["method"]]
-            ax.plot(ds["epoch"], ll.mean("replica"), color=colour, lw=1.2, label=ds.attrs["method"])
+            ll, colour = ds["loglik"], colours[ds.attrs["method"]]
+            label = f"{ds.attrs['method']}" + (
+                f"-{ds.attrs['k']}" if "negative_samples" in ds else ""
+            )
+            ax.plot(ds["epoch"], ll.mean("replica"), color=colour, lw=1.2)
+            styles.setdefault(label, Line2D([], [], color=colour, lw=1.2, label=label))
             ax.fill_between(
                 ds["epoch"], ll.min("replica"), ll.max("replica"), color=colour, alpha=0.2, lw=0
             )
+            bad = (ds["below_start"] | ds["below_uniform"]).values
+            ends = ll.isel(epoch=-1).values[bad]
+            ax.plot(np.full(ends.shape, ds["epoch"][-1]), ends, "x", color=colour, ms=8, mew=2)
+            flagged += int(bad.sum())
             ref = ds
-        ax.axhline(float(ref["best_loglik"]), color="black", lw=1, label="optimum $-H$(data)")
-        if "ising_loglik" in ref:
-            ax.axhline(float(ref["ising_loglik"]), color="black", ls="--", lw=1, label="Ising")
-        if "temperature" in ref.attrs:
-            name = f"{name} (T = {ref.attrs['temperature']:g})"
-        ax.set(xlabel="epoch", ylabel="exact log-likelihood (nats/sample)", title=name)
-    axes[0].legend(fontsize="x-small")
+        ising = "ising_neg_entropy" in ref
+        references = [
+            (
+                "best_loglik",
+                "-" if not ising else ":",
+                "black",
+                "memorisation bound $-H$(sample)" if ising else "optimum $-H$(data)",
+            ),
+            ("ising_neg_entropy", "--", "black", "Ising model $-H(p)$ (best expected)"),
+            ("uniform_loglik", "-.", "grey", "uniform model $-n_v \\ln 2$"),
+        ]
+        for var, ls, colour, label in references:
+            if var in ref:
+                ax.axhline(float(ref[var]), color=colour, ls=ls, lw=1)
+                styles.setdefault(label, Line2D([], [], color=colour, ls=ls, lw=1, label=label))
+        if flagged:
+            styles.setdefault(
+                "flagged",
+                Line2D(
+                    [],
+                    [],
+                    color="grey",
+                    marker="x",
+                    ls="",
+                    mew=2,
+                    label="run ending below its start or the uniform model",
+                ),
+            )
+        title = (
+            name if "temperature" not in ref.attrs else f"{name} (T = {ref.attrs['temperature']:g})"
+        )
+        ax.set(
+            xlabel="epoch",
+            ylabel="exact log-likelihood (nats/sample)",
+            title=title + (f"\n{flagged} run(s) flagged" if flagged else ""),
+        )
+    fig.legend(
+        handles=list(styles.values()), loc="outside lower center", ncols=4, fontsize="x-small"
+    )
     return fig
 
 
