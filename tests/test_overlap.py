@@ -3,6 +3,8 @@
 Small MLPs in float64 (a few hundred parameters), seeded; tolerances stated per test.
 """
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -217,3 +219,106 @@ def test_path_losses_equal_the_full_interpolation(arch):
     full = interpolate(model, theta[a], ends, t, x, y, "cross_entropy").loss
     assert path.shape == (2, 6, 6)
     torch.testing.assert_close(path, full, atol=1e-12, rtol=0)
+
+
+# ------------------------------------------------------------ realistic pairs and brute force
+
+
+def _trained(arch: str, seeds: list[int], epochs: int = 6) -> tuple[Model, torch.Tensor]:
+    """Replicas of ``arch`` trained independently (SGD on a perceptron teacher's labels): (R, P)."""
+    from statmech_nn.train import TrainSettings, train_replicas
+
+    gen = torch.Generator().manual_seed(9)
+    x = torch.randn(40, 3, generator=gen, dtype=torch.float64)
+    y = (x @ torch.randn(3, generator=gen, dtype=torch.float64) > 0).long()
+    model = Model.build(arch, 3, 2)
+    settings = TrainSettings(epochs=epochs, batch_size=10, optimizer="sgd", lr=0.3, momentum=0.9)
+    return model, train_replicas(model, x, y, x, y, settings, seeds).params
+
+
+def _hidden_permutations(model: Model) -> list[np.ndarray]:
+    return [np.array(p) for p in itertools.permutations(range(model.arch.width))]
+
+
+def _all_permutations(model: Model) -> list[list[np.ndarray]]:
+    """Every combination of hidden-unit permutations of a tiny network (width! ** depth)."""
+    return [
+        list(c) for c in itertools.product(_hidden_permutations(model), repeat=model.arch.depth)
+    ]
+
+
+def _objectives(model: Model, a: torch.Tensor, b: torch.Tensor, perms) -> torch.Tensor:
+    """⟨θa, π(θb)⟩ for every π of ``perms``, by brute force."""
+    index = torch.stack([ov.permutation_index(model, p) for p in perms])
+    return ov.matching_objective(a, b[index])
+
+
+def test_pair_overlaps_of_trained_replicas_with_unequal_norms():
+    """q = ⟨θa, θb⟩/(|θa||θb|), total and per layer, for trained replicas whose norms differ
+    (b scaled by 3: a normalisation by |θa|² or |θb|² instead of |θa||θb| is off by 3)."""
+    model, theta = _trained("mlp-d2-w4-tanh", [1, 2])
+    a, b = theta[0], 3.0 * theta[1]
+    assert b.norm() > 2 * a.norm()
+    q, per_layer = ov.pair_overlaps(model, a, b)
+    an, bn = a.numpy(), b.numpy()
+    want = an @ bn / (np.linalg.norm(an) * np.linalg.norm(bn))
+    assert abs(float(q) - want) < 1e-13 and abs(want) > 0.05
+    for layer, idx in enumerate(ov.layer_slices(model)):
+        ua, ub = an[idx.numpy()], bn[idx.numpy()]
+        assert float(per_layer[layer]) == pytest.approx(
+            ua @ ub / (np.linalg.norm(ua) * np.linalg.norm(ub)), abs=1e-13
+        )
+    names = np.asarray(model.param_tensor)
+    assert [sorted(set(names[i.numpy()])) for i in ov.layer_slices(model)] == [
+        [f"layer{k}.bias", f"layer{k}.weight"] for k in range(3)
+    ]
+    matrix = ov.overlap_matrix(torch.stack([a, b, -0.5 * a]))
+    assert float(matrix[0, 1]) == pytest.approx(want, abs=1e-13)
+    assert float(matrix[0, 2]) == pytest.approx(-1.0, abs=1e-13)
+    torch.testing.assert_close(matrix.diagonal(), torch.ones(3, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("arch", ["mlp-d2-w4-relu", "mlp-d3-w3-tanh"])
+def test_weight_matching_recovers_a_planted_permutation_the_brute_force_optimum(arch):
+    """b = 1.7·π(a) + noise, a a trained network with ≥ 2 hidden layers: the exhaustive
+    search over all permutations of the tiny network puts the optimum of ⟨θa, π'(θb)⟩ at
+    the planted π⁻¹, and weight matching must reach exactly that permutation and value."""
+    model, theta = _trained(arch, [5])
+    a = theta[0]
+    planted = _random_perm(model, 8)
+    assert all(not np.array_equal(p, np.arange(model.arch.width)) for p in planted)
+    gen = torch.Generator().manual_seed(1)
+    noise = 0.05 * a.abs().mean() * torch.randn(model.n_params, generator=gen, dtype=a.dtype)
+    b = 1.7 * ov.permute(model, a, planted) + noise
+    perms = _all_permutations(model)
+    objectives = _objectives(model, a, b, perms)
+    best = int(objectives.argmax())
+    inverse = [np.argsort(p) for p in planted]
+    assert all(np.array_equal(p, q) for p, q in zip(perms[best], inverse, strict=True))
+    perm, _ = ov.weight_matching(model, a, b)
+    assert all(np.array_equal(p, q) for p, q in zip(perm, inverse, strict=True))
+    aligned = ov.permute(model, b, perm)
+    assert float(ov.matching_objective(a, aligned)) == pytest.approx(float(objectives[best]))
+    x, _ = _data()
+    torch.testing.assert_close(model.forward(aligned, x), model.forward(b, x), atol=1e-12, rtol=0)
+    q, per_layer = ov.pair_overlaps(model, a, aligned)
+    assert float(q) > 0.99 and (per_layer > 0.99).all()
+
+
+@pytest.mark.parametrize("arch", ["mlp-d2-w4-tanh", "mlp-d3-w3-tanh"])
+def test_weight_matching_of_trained_replicas_is_optimal_layer_by_layer(arch):
+    """Independently trained replicas (no planted answer): the matching stops where no layer's
+    permutation alone can raise the objective (checked exhaustively per layer), and never
+    above the exhaustive optimum over all layers at once."""
+    model, theta = _trained(arch, [11, 12, 13])
+    perms, one_layer = _all_permutations(model), _hidden_permutations(model)
+    for i, j in [(0, 1), (1, 2), (0, 2)]:
+        a, b = theta[i], theta[j]
+        perm, _ = ov.weight_matching(model, a, b)
+        reached = float(ov.matching_objective(a, ov.permute(model, b, perm)))
+        assert reached <= float(_objectives(model, a, b, perms).max()) + 1e-12
+        for layer in range(model.arch.depth):
+            variants = [[*perm[:layer], p, *perm[layer + 1 :]] for p in one_layer]
+            best_here = float(_objectives(model, a, b, variants).max())
+            assert reached == pytest.approx(best_here, rel=1e-12, abs=1e-12), (i, j, layer)
+        assert reached > float(ov.matching_objective(a, b))
