@@ -217,6 +217,9 @@ def test_negative_fraction_counts_below_minus_tau_lambda_max():
     # below −0.01·10 = −0.1: −3 and −0.2
     assert hs.negative_fraction(lam, 0.01).item() == pytest.approx(2 / 6)
     assert hs.negative_fraction(lam, 0.0).item() == pytest.approx(3 / 6)
+    # |λmin| > λmax: the threshold is still −τ·λmax (−0.1), not −τ·max|λ| (−0.2)
+    lam = torch.tensor([[-20.0, -0.05, -0.2, 0.0, 1.0, 10.0]], dtype=F64)
+    assert hs.negative_fraction(lam, 0.01).item() == pytest.approx(2 / 6)
 
 
 # --------------------------------------------------------------------------- traces
