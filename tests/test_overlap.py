@@ -322,3 +322,48 @@ def test_weight_matching_of_trained_replicas_is_optimal_layer_by_layer(arch):
             best_here = float(_objectives(model, a, b, variants).max())
             assert reached == pytest.approx(best_here, rel=1e-12, abs=1e-12), (i, j, layer)
         assert reached > float(ov.matching_objective(a, b))
+
+
+def test_batched_overlaps_pair_values_and_permutations_equal_each_slice():
+    """Leading dimensions (…, R, P) are independent: each slice as if alone."""
+    model = _model("mlp-d2-w4-tanh")
+    theta = torch.stack(
+        [model.init_replicas([3 * k, 3 * k + 1, 3 * k + 2], torch.float64) for k in range(4)]
+    )  # (4, 3, P): leading size differs from R
+    q = ov.overlap_matrix(theta)
+    assert q.shape == (4, 3, 3)
+    values = ov.pair_values(q)
+    assert values.shape == (4, 3)
+    assert ov.pair_values(q.expand(2, 4, 3, 3)).shape == (2, 4, 3)
+    perm = _random_perm(model, 2)
+    permuted = ov.permute(model, theta, perm)
+    for k in range(4):
+        torch.testing.assert_close(q[k], ov.overlap_matrix(theta[k]), atol=1e-15, rtol=0)
+        np.testing.assert_array_equal(values[k], ov.pair_values(q[k]))
+        for r in range(3):
+            torch.testing.assert_close(permuted[k, r], ov.permute(model, theta[k, r], perm))
+
+
+def test_align_pairs_aligns_one_hidden_layer_and_a_single_pair():
+    model = _model("mlp-d1-w6-tanh")
+    a = model.init(4, torch.float64)
+    theta = torch.stack([a, ov.permute(model, a, _random_perm(model, 5))])
+    aligned, sweeps = ov.align_pairs(model, theta, *ov.pair_indices(2))
+    torch.testing.assert_close(aligned[0], a, atol=0, rtol=0)
+    assert sweeps.tolist() == [2]  # one sweep that recovers the permutation, one that confirms
+
+
+def test_matching_counts_its_sweeps_and_stops_when_nothing_changes():
+    model = _model("mlp-d3-w5-relu")
+    a, b = model.init(1, torch.float64), model.init(2, torch.float64)
+    perm, sweeps = ov.weight_matching(model, a, a)  # already aligned: one sweep, no change
+    assert sweeps == 1 and all(np.array_equal(p, np.arange(5)) for p in perm)
+    _, sweeps = ov.weight_matching(model, a, b)
+    assert 2 <= sweeps < 100
+    _, one = ov.weight_matching(model, a, b, max_sweeps=1)
+    assert one == 1
+    perceptron = Model.build("perceptron", 3, 2)
+    theta = perceptron.init_replicas([1, 2, 3], torch.float64)
+    aligned, sweeps = ov.align_pairs(perceptron, theta, *ov.pair_indices(3))
+    assert sweeps.tolist() == [0, 0, 0]
+    torch.testing.assert_close(aligned, theta[[1, 2, 2]], atol=0, rtol=0)
