@@ -94,6 +94,27 @@ def statuses(workdir: Path) -> dict[str, str]:
     return {name: status for name, status in pairs}
 
 
+# One process for all diffs: `mutmut show` costs a second or two each (its start-up).
+DIFFS = """
+import json, sys
+from mutmut.__main__ import find_mutant, get_diff_for_mutant
+names = json.load(sys.stdin)
+print(json.dumps({n: get_diff_for_mutant(n, path=find_mutant(n).path) for n in names}))
+"""
+
+
+def survivor_diffs(workdir: Path, names: list[str]) -> dict[str, str]:
+    """Each mutant's diff, from mutmut's own diff function in one process (``mutmut show``
+    per mutant where that internal function is not importable)."""
+    proc = subprocess.run(
+        [sys.executable, "-c", DIFFS], cwd=workdir, input=json.dumps(names),
+        text=True, capture_output=True,
+    )  # fmt: skip
+    if proc.returncode == 0:
+        return json.loads(proc.stdout)
+    return {n: mutmut(workdir, "show", n, capture=True) for n in names}
+
+
 def main() -> None:
     known = configured_modules()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -140,10 +161,10 @@ def main() -> None:
         "",
         "Not killed (status, then diff):",
     ]
+    diffs = survivor_diffs(workdir, survivors)
     for name in survivors:
-        diff = mutmut(workdir, "show", name, capture=True)
         changed = [
-            ln for ln in diff.splitlines() if ln[:1] in "-+" and ln[:3] not in ("---", "+++")
+            ln for ln in diffs[name].splitlines() if ln[:1] in "-+" and ln[:3] not in ("---", "+++")
         ]
         lines += ["", f"- {name}: {checked[name]}", *(f"      {ln}" for ln in changed)]
     report = "\n".join(lines) + "\n"
