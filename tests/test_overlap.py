@@ -367,3 +367,52 @@ def test_matching_counts_its_sweeps_and_stops_when_nothing_changes():
     aligned, sweeps = ov.align_pairs(perceptron, theta, *ov.pair_indices(3))
     assert sweeps.tolist() == [0, 0, 0]
     torch.testing.assert_close(aligned, theta[[1, 2, 2]], atol=0, rtol=0)
+
+
+def test_overlap_dataset_names_labels_and_values():
+    """The Dataset the figures read: exactly these variables, each with a long name and its
+    units, values equal to the kernels' (pairs, overlaps, sweeps, paths) and the attrs."""
+    model = _model("mlp-d1-w6-tanh")
+    x, y = _data()
+    theta = model.init_replicas([1, 2, 3], torch.float64)
+    ids = np.array([5, 6, 7])
+    ds = ov.overlap_dataset(model, theta, x, y, "cross_entropy", ids, 4, 0.01, 8.0)
+    assert set(ds.data_vars) == {
+        "q", "q_layer", "q_pair", "objective", "path_loss", "barrier", "sweeps",
+        "pair_a", "pair_b", "basin", "n_basins",
+    }  # fmt: skip
+    for name, var in ds.variables.items():
+        if name in ds.data_vars or name == "t":
+            assert isinstance(var.attrs["long_name"], str) and var.attrs["long_name"], name
+            loss_like = name in ("path_loss", "barrier")
+            assert var.attrs["units"] == ("nats" if loss_like else "1"), name
+    np.testing.assert_array_equal(ds["pair_a"], [5, 5, 6])
+    np.testing.assert_array_equal(ds["pair_b"], [6, 7, 7])
+    a, b = ov.pair_indices(3)
+    aligned, sweeps = ov.align_pairs(model, theta, a, b)
+    np.testing.assert_array_equal(ds["sweeps"], sweeps)
+    q_raw, layer_raw = ov.pair_overlaps(model, theta[a], theta[b])
+    q_al, _ = ov.pair_overlaps(model, theta[a], aligned)
+    np.testing.assert_allclose(ds["q_pair"].sel(alignment="raw"), q_raw, atol=1e-14)
+    np.testing.assert_allclose(ds["q_pair"].sel(alignment="aligned"), q_al, atol=1e-14)
+    q = ds["q"].sel(alignment="raw")
+    assert float(q.sel(replica_a=5, replica_b=7)) == pytest.approx(float(q_raw[1]), abs=1e-14)
+    np.testing.assert_allclose(q.values, q.values.T, atol=0)
+    np.testing.assert_allclose(np.diag(q.values), 1.0, atol=0)
+    assert ds["q_layer"].dims == ("alignment", "layer", "replica_a", "replica_b")
+    assert list(ds["layer"].values) == ["layer0", "layer1"]
+    ql = ds["q_layer"].sel(alignment="raw", layer="layer1", replica_a=6, replica_b=7)
+    assert float(ql) == pytest.approx(float(layer_raw[1, 2]), abs=1e-14)
+    np.testing.assert_allclose(
+        ds["objective"].sel(alignment="aligned"), ov.matching_objective(theta[a], aligned)
+    )
+    assert ds["t"].dtype == np.float64
+    np.testing.assert_allclose(ds["t"], np.linspace(0, 1, 4), atol=1e-15)
+    path = ds["path_loss"].sel(alignment="raw")
+    np.testing.assert_allclose(
+        ds["barrier"].sel(alignment="raw"), ov.barrier(torch.as_tensor(path.values))
+    )
+    assert ds.attrs == {
+        "arch": "mlp-d1-w6-tanh", "depth": 1, "width": 6, "n_params": model.n_params,
+        "loss": "cross_entropy", "barrier_threshold": 0.01,
+    }  # fmt: skip
