@@ -383,7 +383,8 @@ def test_overlap_dataset_names_labels_and_values():
     }  # fmt: skip
     for name, var in ds.variables.items():
         if name in ds.data_vars or name == "t":
-            assert isinstance(var.attrs["long_name"], str) and var.attrs["long_name"], name
+            assert isinstance(var.attrs["long_name"], str), name
+            assert var.attrs["long_name"] not in ("", "1", "nats"), name  # a name, not units
             loss_like = name in ("path_loss", "barrier")
             assert var.attrs["units"] == ("nats" if loss_like else "1"), name
     np.testing.assert_array_equal(ds["pair_a"], [5, 5, 6])
@@ -416,3 +417,24 @@ def test_overlap_dataset_names_labels_and_values():
         "arch": "mlp-d1-w6-tanh", "depth": 1, "width": 6, "n_params": model.n_params,
         "loss": "cross_entropy", "barrier_threshold": 0.01,
     }  # fmt: skip
+
+
+def test_study_of_exactly_two_healthy_replicas_records_its_data():
+    model = _model("mlp-d1-w6-tanh")
+    x, y = _data()
+    thetas = model.init_replicas([1, 2, 3], torch.float64)
+    data = xr.Dataset(
+        {"x_train": (("s", "f"), x.numpy()), "y_train": (("s",), y.numpy())},
+        attrs={"kind": "teacher_student"},
+    )
+    train = _train_file(model, thetas, ["ok", "diverged", "ok"])
+    train.attrs["dataset"] = "toy"
+    ds = ov.overlap_study(train, data, 3, 0.1, 8.0, "float64")
+    assert list(ds["replica"].values) == [0, 2] and ds.sizes["pair"] == 1
+    assert (ds.attrs["dataset"], ds.attrs["data_kind"], ds.attrs["n_train"]) == (
+        "toy",
+        "teacher_student",
+        20,
+    )
+    q, _ = ov.pair_overlaps(model, thetas[0], thetas[2])
+    assert float(ds["q_pair"].sel(alignment="raw", pair=0)) == pytest.approx(float(q), abs=1e-14)
