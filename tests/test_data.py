@@ -102,3 +102,23 @@ def test_too_large_train_size_names_the_key():
     spec = {"kind": "digits", "test_fraction": 0.25, "train_size": 5000}
     with pytest.raises(InputError, match=r"config datasets\.digits_big\.train_size: 5000 .* 1347"):
         make_dataset(spec, seed=0, name="digits_big")
+
+
+def test_label_noise_flips_training_labels_only():
+    """With noise on, the test labels stay the teacher's (a noisy test set would bias every
+    generalisation curve); the training labels flip in about that fraction (4 binomial
+    standard errors), each flipped one being the teacher's other class."""
+    dim, n_train, n_test, noise = 6, 3000, 2000, 0.3
+    noisy = teacher_student(n_train, n_test, dim, "perceptron", noise, seed=5)
+    gen = torch.Generator().manual_seed(5)
+    w = torch.randn(dim, generator=gen, dtype=torch.float64)  # the teacher, the first draw
+
+    def teacher(x):
+        return (torch.as_tensor(x) @ w > 0).long().numpy()
+
+    np.testing.assert_array_equal(noisy["y_test"].values, teacher(noisy["x_test"].values))
+    clean = teacher(noisy["x_train"].values)
+    flipped = noisy["y_train"].values != clean
+    assert abs(flipped.mean() - noise) < 4 * np.sqrt(noise * (1 - noise) / n_train)
+    np.testing.assert_array_equal(noisy["y_train"].values[flipped], 1 - clean[flipped])
+    assert "label noise 0.3 on the training set" in noisy.attrs["description"]

@@ -15,7 +15,7 @@ import xarray as xr
 from statmech_nn import landscape as ls
 from statmech_nn.errors import InputError
 from statmech_nn.models import Model
-from statmech_nn.train import evaluate, mean_loss
+from statmech_nn.train import TrainSettings, evaluate, mean_loss, train_replicas
 
 
 def _data(n: int, dim: int, classes: int, seed: int, dtype=torch.float64):
@@ -114,6 +114,34 @@ def test_pca_recovers_the_plane_of_a_planar_trajectory():
     torch.testing.assert_close(torch.linalg.svdvals(proj), torch.ones(2, dtype=torch.float64))
     torch.testing.assert_close(ratio.sum(), torch.tensor(1.0, dtype=torch.float64))
     assert ratio[0, 0] > ratio[0, 1]
+
+
+def test_pca_of_a_curved_training_trajectory_equals_the_svd_of_its_centred_offsets():
+    """A real trajectory (two replicas of an MLP trained by SGD, 9 snapshots) is curved and
+    lies on one side of its end point: its offsets θₛ − θ_final have a large mean, so
+    skipping the centring would turn the first direction towards that mean. Reference:
+    NumPy's SVD of the centred offsets; directions agree up to sign, ratios exactly."""
+    x, y = _data(60, 5, 3, seed=6)
+    model = Model.build("mlp-d2-w5-tanh", 5, 3)
+    settings = TrainSettings(
+        epochs=8, batch_size=10, optimizer="sgd", lr=0.2, momentum=0.9, snapshots=9
+    )
+    res = train_replicas(model, x, y, x, y, settings, [3, 4])
+    snaps, final = res.snapshots, res.params
+    pcs, ratio = ls.pca_directions(snaps, final, k=3)
+    assert pcs.shape == (2, 3, model.n_params) and ratio.shape == (2, 3)
+    for r in range(2):
+        offsets = (snaps[r] - final[r]).numpy()
+        centred = offsets - offsets.mean(axis=0)
+        _, sv, vh = np.linalg.svd(centred, full_matrices=False)
+        np.testing.assert_allclose(np.abs(pcs[r].numpy() @ vh[:3].T), np.eye(3), atol=1e-8)
+        np.testing.assert_allclose(ratio[r].numpy(), sv[:3] ** 2 / (sv**2).sum(), rtol=1e-10)
+        # the trajectory is neither planar nor centred (else this test could not tell)
+        assert sv[2] ** 2 / (sv**2).sum() > 1e-4
+        assert np.linalg.norm(offsets.mean(axis=0)) > 0.5 * sv[0] / np.sqrt(len(offsets))
+        # the largest-magnitude entry of each direction is positive (reruns agree)
+        top = pcs[r].abs().argmax(-1, keepdim=True)
+        assert (pcs[r].gather(-1, top) > 0).all()
 
 
 # ------------------------------------------------------------------ evaluation

@@ -9,6 +9,7 @@ import yaml
 from statmech_nn.data import digits, teacher_student
 from statmech_nn.errors import InputError
 from statmech_nn.models import Model
+from statmech_nn.seeds import derive_seed
 from statmech_nn.train import (
     TrainSettings,
     loss_and_hits,
@@ -135,3 +136,44 @@ def test_loss_and_hits_equal_per_sample_loss_and_argmax_ties_included(loss):
         want = per_sample_loss(out, y, loss, class_dim=-2)
         torch.testing.assert_close(losses, want, rtol=1e-13, atol=1e-14)
         assert torch.equal(hits, out.argmax(-2) == y)
+
+
+def test_one_diverging_replica_leaves_the_others_exactly_as_a_run_without_it(monkeypatch):
+    """Replica 1 starts with its parameters scaled by 1e20 (a ReLU net: outputs ~1e60, loss
+    ~1e118, finite at epoch 0); its first SGD step overflows, so it diverges during epoch 1.
+    The healthy replicas must follow, to 1e-10 in float64, the run that never had it, and
+    keep status ok; the diverged one is marked, with NaN curves from its epoch on."""
+    data = _tensors(teacher_student(60, 20, 5, "perceptron", 0.1, seed=0))
+    model = Model.build("mlp-d2-w6-relu", 5, 2)
+    settings = TrainSettings(
+        epochs=4, batch_size=20, optimizer="sgd", lr=0.1, momentum=0.9, loss="mse", snapshots=3
+    )
+    cfg = {**settings.__dict__, "replicas": 3, "dtype": "float64"}
+    seeds = [derive_seed(0, "replica", r) for r in range(3)]  # the seeds train_study uses
+    healthy = train_replicas(model, *data, settings, [seeds[0], seeds[2]])
+    init = Model.init_replicas
+
+    def one_huge(self, replica_seeds, dtype=torch.float32):
+        theta = init(self, replica_seeds, dtype)
+        scale = torch.tensor([1e20 if s == seeds[1] else 1.0 for s in replica_seeds], dtype=dtype)
+        return theta * scale.unsqueeze(-1)
+
+    monkeypatch.setattr(Model, "init_replicas", one_huge)
+    res = train_replicas(model, *data, settings, seeds)
+    assert res.diverged_epoch == [None, 1, None]
+    bad = res.curves["train_loss"][1]
+    assert torch.isfinite(bad[0]) and torch.isnan(bad[1:]).all()
+    for name, curve in res.curves.items():
+        assert torch.isfinite(curve[[0, 2]]).all(), name
+        np.testing.assert_allclose(curve[[0, 2]], healthy.curves[name], rtol=0, atol=1e-10)
+    np.testing.assert_allclose(res.params[[0, 2]], healthy.params, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(res.snapshots[[0, 2]], healthy.snapshots, rtol=0, atol=1e-10)
+    assert not torch.allclose(res.params[0], res.snapshots[0, 0])  # the healthy ones did train
+
+    ds = teacher_student(60, 20, 5, "perceptron", 0.1, seed=0)
+    study = train_study(ds, "mlp-d2-w6-relu", cfg, seed=0)
+    assert list(study["status"].values) == ["ok", "diverged", "ok"]
+    assert study.attrs["n_diverged"] == 1
+    np.testing.assert_allclose(
+        study["params"].values[[0, 2]], healthy.params.numpy(), rtol=0, atol=1e-10
+    )

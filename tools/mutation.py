@@ -1,0 +1,177 @@
+"""Mutation testing of the science modules with mutmut 3 (issue 19); see docs/mutation.md.
+
+    python tools/mutation.py                      # every science module, every mutant
+    python tools/mutation.py theory overlap       # some modules, their unit tests only
+    python tools/mutation.py --sample 300 --seed 0   # a seeded random sample of mutants
+
+mutmut is configured in pyproject.toml ([tool.mutmut]: the modules to mutate and the
+unit tests that judge them). This runs it in a copy of the work tree (git's tracked and
+untracked, not ignored, files), so the tree itself is never touched, with the copy's
+[tool.mutmut] narrowed to the chosen modules and their test files. It prints the score
+(killed + timeout over all mutants checked) and every surviving mutant with its diff,
+and writes the same report to ``<copy>/mutation-report.md``.
+"""
+
+import argparse
+import json
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = "src/statmech_nn"
+# module -> the unit-test files that judge it (test_<module>.py unless listed)
+EXTRA_TESTS = {
+    "theory": ["tests/test_theory_hopfield.py"],
+    "overlap": ["tests/test_properties.py"],
+}
+
+
+def configured_modules() -> list[str]:
+    """The science modules pyproject.toml's [tool.mutmut] only_mutate lists."""
+    text = (ROOT / "pyproject.toml").read_text()
+    section = text[text.index("[tool.mutmut]") :]
+    block = re.search(r"only_mutate = \[(.*?)\]", section, re.S).group(1)
+    return [Path(p).stem for p in re.findall(r'"([^"]+)"', block)]
+
+
+def tests_for(module: str) -> list[str]:
+    return [f"tests/test_{module}.py", *EXTRA_TESTS.get(module, [])]
+
+
+def copy_tree(dest: Path) -> None:
+    files = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    ).stdout.split(b"\0")
+    for name in filter(None, files):
+        src = ROOT / os.fsdecode(name)
+        if src.is_file():
+            (dest / src.relative_to(ROOT)).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / src.relative_to(ROOT))
+
+
+def narrow_config(pyproject: Path, modules: list[str]) -> None:
+    """Rewrite the copy's [tool.mutmut] lists for the chosen modules."""
+
+    def toml_list(items: list[str]) -> str:
+        return "[" + ", ".join(f'"{i}"' for i in items) + "]"
+
+    text = pyproject.read_text()
+    head, section = text.split("[tool.mutmut]", 1)
+    targets = [f"{PACKAGE}/{m}.py" for m in modules]
+    tests = [t for m in modules for t in tests_for(m)]
+    for key, values in (("only_mutate", targets), ("pytest_add_cli_args_test_selection", tests)):
+        pattern = rf"{key} = \[.*?\]"
+        section = re.sub(pattern, f"{key} = {toml_list(values)}", section, count=1, flags=re.S)
+    pyproject.write_text(head + "[tool.mutmut]" + section)
+
+
+def mutmut(workdir: Path, *args: str, capture: bool = False, check: bool = True) -> str:
+    env = os.environ | {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "mutmut", *args],
+        cwd=workdir,
+        env=env,
+        text=True,
+        capture_output=capture,
+    )
+    if check and proc.returncode != 0:
+        raise SystemExit(f"mutmut {' '.join(args)} failed ({proc.returncode})")
+    return proc.stdout if capture else ""
+
+
+def statuses(workdir: Path) -> dict[str, str]:
+    out = mutmut(workdir, "results", "--all", "true", capture=True)
+    pairs = (line.strip().rsplit(": ", 1) for line in out.splitlines() if ": " in line)
+    return {name: status for name, status in pairs}
+
+
+# One process for all diffs: `mutmut show` costs a second or two each (its start-up).
+DIFFS = """
+import json, sys
+from mutmut.__main__ import find_mutant, get_diff_for_mutant
+names = json.load(sys.stdin)
+print(json.dumps({n: get_diff_for_mutant(n, path=find_mutant(n).path) for n in names}))
+"""
+
+
+def survivor_diffs(workdir: Path, names: list[str]) -> dict[str, str]:
+    """Each mutant's diff, from mutmut's own diff function in one process (``mutmut show``
+    per mutant where that internal function is not importable)."""
+    proc = subprocess.run(
+        [sys.executable, "-c", DIFFS], cwd=workdir, input=json.dumps(names),
+        text=True, capture_output=True,
+    )  # fmt: skip
+    if proc.returncode == 0:
+        return json.loads(proc.stdout)
+    return {n: mutmut(workdir, "show", n, capture=True) for n in names}
+
+
+def main() -> None:
+    known = configured_modules()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "modules", nargs="*", metavar="MODULE", help=f"default: all of {', '.join(known)}"
+    )
+    parser.add_argument("--sample", type=int, help="check a random sample of this many mutants")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the sample (default 0)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count(), help="parallel mutants")
+    parser.add_argument("--workdir", type=Path, help="where to copy the tree (default: a temp dir)")
+    args = parser.parse_args()
+    modules = args.modules or known
+    if unknown := sorted(set(modules) - set(known)):
+        parser.error(f"not a configured science module: {', '.join(unknown)}")
+
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="statmech-mutation-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    copy_tree(workdir)
+    narrow_config(workdir / "pyproject.toml", modules)
+    print(f"mutating {', '.join(modules)} in {workdir}", flush=True)
+
+    run = ["run", "--max-children", str(args.jobs)]
+    if args.sample is not None:
+        # generate every mutant and the test map, then stop (mutmut exits non-zero when no
+        # mutant matches the filter, after generating and mapping): then draw the sample
+        mutmut(workdir, *run, "statmech_nn.no_such_module.*", capture=True, check=False)
+        names = sorted(statuses(workdir))
+        if not names:
+            raise SystemExit("mutmut generated no mutants")
+        chosen = sorted(random.Random(args.seed).sample(names, min(args.sample, len(names))))
+        print(f"sample: {len(chosen)} of {len(names)} mutants (seed {args.seed})", flush=True)
+        mutmut(workdir, *run, *chosen)
+    else:
+        mutmut(workdir, *run)
+
+    found = statuses(workdir)
+    checked = {n: s for n, s in found.items() if s != "not checked"}
+    killed = sum(s in ("killed", "timeout") for s in checked.values())
+    survivors = sorted(n for n, s in checked.items() if s not in ("killed", "timeout"))
+    score = 100 * killed / max(len(checked), 1)
+    scope = f"{len(checked)} of {len(found)} mutants" if args.sample else f"{len(checked)} mutants"
+    lines = [
+        f"# Mutation score: {score:.1f} % ({killed} killed of {scope}; {', '.join(modules)})",
+        "",
+        "Not killed (status, then diff):",
+    ]
+    diffs = survivor_diffs(workdir, survivors)
+    for name in survivors:
+        changed = [
+            ln for ln in diffs[name].splitlines() if ln[:1] in "-+" and ln[:3] not in ("---", "+++")
+        ]
+        lines += ["", f"- {name}: {checked[name]}", *(f"      {ln}" for ln in changed)]
+    report = "\n".join(lines) + "\n"
+    (workdir / "mutation-report.md").write_text(report)
+    print(report)
+    print(json.dumps({"score": round(score, 1), "killed": killed, "checked": len(checked)}))
+
+
+if __name__ == "__main__":
+    main()
