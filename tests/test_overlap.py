@@ -31,9 +31,10 @@ def _data(n: int = 20, dim: int = 3, classes: int = 2, seed: int = 0):
     )
 
 
-def _random_perm(model: Model, seed: int) -> dict[str, np.ndarray]:
+def _random_perm(model: Model, seed: int) -> list[np.ndarray]:
+    """One random permutation per hidden layer (a sequence in layer order: permute takes it)."""
     rng = np.random.default_rng(seed)
-    return {g: rng.permutation(len(p)) for g, p in ov.identity_permutation(model).items()}
+    return [rng.permutation(model.arch.width) for _ in range(model.arch.depth)]
 
 
 @pytest.mark.parametrize("arch", ARCHS)
@@ -301,7 +302,7 @@ def test_weight_matching_recovers_a_planted_permutation_the_brute_force_optimum(
     best = int(objectives.argmax())
     inverse = [np.argsort(p) for p in planted]
     assert all(np.array_equal(p, q) for p, q in zip(perms[best], inverse, strict=True))
-    perm, _ = ov.weight_matching(model, a, b)
+    perm = list(ov.weight_matching(model, a, b)[0].values())
     assert all(np.array_equal(p, q) for p, q in zip(perm, inverse, strict=True))
     aligned = ov.permute(model, b, perm)
     assert float(ov.matching_objective(a, aligned)) == pytest.approx(float(objectives[best]))
@@ -320,7 +321,7 @@ def test_weight_matching_of_trained_replicas_is_optimal_layer_by_layer(arch):
     perms, one_layer = _all_permutations(model), _hidden_permutations(model)
     for i, j in [(0, 1), (1, 2), (0, 2)]:
         a, b = theta[i], theta[j]
-        perm, _ = ov.weight_matching(model, a, b)
+        perm = list(ov.weight_matching(model, a, b)[0].values())
         reached = float(ov.matching_objective(a, ov.permute(model, b, perm)))
         assert reached <= float(_objectives(model, a, b, perms).max()) + 1e-12
         for layer in range(model.arch.depth):
@@ -363,7 +364,7 @@ def test_matching_counts_its_sweeps_and_stops_when_nothing_changes():
     model = _model("mlp-d3-w5-relu")
     a, b = model.init(1, torch.float64), model.init(2, torch.float64)
     perm, sweeps = ov.weight_matching(model, a, a)  # already aligned: one sweep, no change
-    assert sweeps == 1 and all(np.array_equal(p, np.arange(5)) for p in perm)
+    assert sweeps == 1 and all(np.array_equal(p, np.arange(5)) for p in perm.values())
     _, sweeps = ov.weight_matching(model, a, b)
     assert 2 <= sweeps < 100
     _, one = ov.weight_matching(model, a, b, max_sweeps=1)
@@ -385,13 +386,13 @@ def test_overlap_dataset_names_labels_and_values():
     ds = ov.overlap_dataset(model, theta, x, y, "cross_entropy", ids, 4, 0.01, 8.0)
     assert set(ds.data_vars) == {
         "q", "q_layer", "q_pair", "objective", "path_loss", "barrier", "sweeps",
-        "pair_a", "pair_b", "basin", "n_basins",
+        "pair_a", "pair_b", "basin", "n_basins", "n_basins_by_threshold",
     }  # fmt: skip
     for name, var in ds.variables.items():
-        if name in ds.data_vars or name == "t":
+        if name in ds.data_vars or name in ("t", "threshold"):
             assert isinstance(var.attrs["long_name"], str), name
             assert var.attrs["long_name"] not in ("", "1", "nats"), name  # a name, not units
-            loss_like = name in ("path_loss", "barrier")
+            loss_like = name in ("path_loss", "barrier", "threshold")
             assert var.attrs["units"] == ("nats" if loss_like else "1"), name
     np.testing.assert_array_equal(ds["pair_a"], [5, 5, 6])
     np.testing.assert_array_equal(ds["pair_b"], [6, 7, 7])
@@ -421,7 +422,9 @@ def test_overlap_dataset_names_labels_and_values():
     )
     assert ds.attrs == {
         "arch": "mlp-d1-w6-tanh", "depth": 1, "width": 6, "n_params": model.n_params,
-        "loss": "cross_entropy", "barrier_threshold": 0.01,
+        "loss": "cross_entropy", "barrier_threshold": 0.01, "in_dim": 3, "out_dim": 2,
+        "input_shape_json": "[3]", "n_outputs": 2, "permutable": 1,
+        "alignment": "weight matching (Git Re-Basin)",
     }  # fmt: skip
 
 

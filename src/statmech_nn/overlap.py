@@ -23,7 +23,7 @@ the graph on the replicas whose edges are pairs with aligned barrier below a thr
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 import numpy as np
@@ -128,12 +128,18 @@ def _from_end(model: Network, name: str, axes: dict[int, str]) -> dict[int, str]
     return {axis - ndim: group for axis, group in axes.items()}
 
 
-def permute(model: Network, theta: torch.Tensor, perm: Permutation) -> torch.Tensor:
+def permute(
+    model: Network, theta: torch.Tensor, perm: Permutation | Sequence[np.ndarray]
+) -> torch.Tensor:
     """θ (..., P) with hidden units permuted: for every group, the rows of the layer that
     makes the units and the columns of the layer that reads them (its spec's axes).
 
-    Unit i of the result is unit perm[group][i] of θ; the function is unchanged.
+    Unit i of the result is unit perm[group][i] of θ; the function is unchanged. ``perm``
+    maps groups to index arrays, or lists the arrays in the groups' order (an MLP's
+    hidden layers in order).
     """
+    if not isinstance(perm, Mapping):
+        perm = dict(zip(_groups(model), perm, strict=True))
     params = dict(model.unflatten(theta))
     axes = model.permutation.by_tensor() if model.permutation is not None else {}
     for name, tensor_axes in axes.items():
@@ -146,7 +152,7 @@ def matching_objective(theta_a: torch.Tensor, theta_b: torch.Tensor) -> torch.Te
     return (theta_a * theta_b).sum(-1)
 
 
-def permutation_index(model: Network, perm: Permutation) -> torch.Tensor:
+def permutation_index(model: Network, perm: Permutation | Sequence[np.ndarray]) -> torch.Tensor:
     """Flat index (P,) with ``permute(model, θ, perm) == θ[..., index]`` for every θ."""
     return permute(model, torch.arange(model.n_params), perm)
 
