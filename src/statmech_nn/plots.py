@@ -458,7 +458,7 @@ def _axis_label(ds: xr.Dataset, axis: str) -> str:
     if kind == "segment":
         return name
     norm = float(ds["direction_norm"].isel(replica=0).sel(axis=axis))
-    return f"{axis} along {name} (units of |d| = {norm:.3g})"
+    return f"{axis} along {name}\n(units of |d| = {norm:.3g})"
 
 
 def slices_random_vs_hessian(
