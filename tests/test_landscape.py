@@ -5,6 +5,7 @@ the dense Hessian (torch.func.hessian + eigh) is the ground truth; the batched
 evaluator is compared with a per-point loop in float32 at 1e-5.
 """
 
+import json
 import math
 
 import numpy as np
@@ -397,6 +398,13 @@ def _write_hessian_file(repo, dataset: str, arch: str, replicas: int):
             "trace_dense": io.labelled(np.array(traces), ("replica",), "tr H"),
         },
         coords={"replica": np.arange(replicas), "which": ["max", "min"]},
+        # the provenance a Hessian-stage file carries: the slice jobs check it on read
+        attrs={
+            "rule": "hessian",
+            "wildcards_json": json.dumps({"arch": arch, "dataset": dataset}),
+            "arch": arch,
+            "dataset": dataset,
+        },
     )
     io.write_dataset(ds, repo / f"results/hessian/{dataset}/{arch}.nc")
     return np.array(values)
