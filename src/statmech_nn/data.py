@@ -17,8 +17,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import xarray as xr
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
 
 from statmech_nn.dims import FEATURE, TEST_SAMPLE, TRAIN_SAMPLE
 from statmech_nn.errors import InputError
@@ -45,6 +43,9 @@ def digits(test_fraction: float, seed: int, images: bool = False) -> xr.Dataset:
     Pixels that are constant on the training set keep the value 0. ``images``:
     served as 1×8×8 images (``input_shape_json``) for convolutional networks.
     """
+    from sklearn.datasets import load_digits  # local: scikit-learn's import costs ~1 s a job
+    from sklearn.model_selection import train_test_split
+
     x, y = load_digits(return_X_y=True)
     x_tr, x_te, y_tr, y_te = train_test_split(
         x, y, test_size=test_fraction, random_state=seed % 2**32, stratify=y
@@ -182,6 +183,8 @@ def from_file(
             )
         x_tr, y_tr, y_te = x, y, _checked_labels(file, "y_test", arrays["y_test"], len(x_te))
     else:
+        from sklearn.model_selection import train_test_split
+
         x_tr, x_te, y_tr, y_te = train_test_split(
             x, y, test_size=test_fraction, random_state=seed % 2**32, stratify=y
         )

@@ -11,12 +11,14 @@ the temporary file a crash leaves is removed by the next write of that output.
 import datetime as _dt
 import errno
 import glob
+import importlib.metadata
 import json
 import logging
 import os
 import platform
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -33,6 +35,13 @@ log = logging.getLogger(__name__)
 FULL_DISK_BYTES = 16 * 2**20
 
 
+def _torch_version() -> str:
+    """torch's version, without importing torch where a job does not use it (figures)."""
+    if "torch" in sys.modules:
+        return sys.modules["torch"].__version__
+    return importlib.metadata.version("torch")
+
+
 def provenance_attrs(
     *,
     title: str,
@@ -42,8 +51,6 @@ def provenance_attrs(
     wildcards: Mapping | None = None,
 ) -> dict[str, str | int]:
     """CF global attributes plus the provenance of one run (DESIGN §4)."""
-    import torch  # local: io is also used where torch is not needed
-
     attrs: dict[str, str | int] = {
         "Conventions": "CF-1.8",
         "title": title,
@@ -54,7 +61,7 @@ def provenance_attrs(
         "rule": rule or "",
         "wildcards_json": json.dumps(dict(wildcards or {}), sort_keys=True),
         "python_version": platform.python_version(),
-        "torch_version": torch.__version__,
+        "torch_version": _torch_version(),
         "xarray_version": xr.__version__,
     }
     if seed is not None:
