@@ -148,6 +148,22 @@ def test_training_file_of_another_run_is_refused(results, config, capfd, source,
     assert not Path(HESSIAN_OUT).exists()
 
 
+def test_training_file_of_another_seed_is_refused(results, config, capfd):
+    """A training file made under another config seed (restored from a backup, or marked
+    up to date with --touch after the seed changed) is not analysed as this study's."""
+    with xr.open_dataset(TRAIN) as ds:
+        assert ds.attrs["study_seed"] == 0  # the seed the job ran with is recorded
+    damage(TRAIN, lambda nc: nc.setncattr("study_seed", 7))
+    with pytest.raises(SystemExit, match="1"):
+        run_hessian(config)
+    message = (
+        f"{TRAIN}: made with the config's seed 7; this job runs with seed 0 "
+        "(rerun the stage that makes it, or restore the config)"
+    )
+    assert_refused(capfd, "hessian", message)
+    assert not Path(HESSIAN_OUT).exists()
+
+
 def test_missing_attribute_is_one_line_naming_file_and_attribute(results, config, capfd):
     damage(TRAIN, lambda nc: nc.delncattr("loss"))
     with pytest.raises(SystemExit, match="1"):
@@ -241,3 +257,37 @@ def test_producers_are_the_rule_graph(workflow_copy):
             parents[names[dst]].add(names[src])
     expected = {rule: set(inputs.PRODUCERS.get(rule, {}).values()) for rule in parents}
     assert parents == expected
+
+
+def _ising_samples(L: int, spins: np.ndarray) -> xr.Dataset:
+    return xr.Dataset(
+        {"samples": (("temperature", "sample", "row", "column"), spins)},
+        coords={"temperature": [1.8, 2.3]},
+        attrs={"L": L},
+    )
+
+
+def test_ising_samples_of_another_lattice_are_refused_for_an_rbm():
+    """An RBM data set of L = 4 given the samples file of an L = 8 lattice (a copied or
+    stale file) is refused, naming both sizes, instead of training on 64 visible units."""
+    from statmech_nn.boltzmann import training_data
+
+    spins = np.random.default_rng(1).choice([-1, 1], size=(2, 5, 8, 8)).astype(np.int8)
+    spec = {"kind": "ising", "L": 4, "temperature": 2.3, "samples": 5}
+    with pytest.raises(InputError, match=r"L = 8 lattice given for a data set of L = 4"):
+        training_data(spec, _ising_samples(8, spins))
+    spec["L"] = 8
+    data, refs = training_data(spec, _ising_samples(8, spins))
+    assert data.shape == (5, 64) and refs["L"] == 8
+
+
+def test_ising_samples_that_are_not_spins_are_refused_for_an_rbm():
+    from statmech_nn.boltzmann import training_data
+
+    spins = np.ones((2, 5, 4, 4), dtype=np.int8)
+    spins[1, 2, 0, 3] = 0  # a damaged sample at T = 2.3
+    spec = {"kind": "ising", "L": 4, "temperature": 2.3, "samples": 5}
+    with pytest.raises(InputError, match="values other than ±1"):
+        training_data(spec, _ising_samples(4, spins))
+    spec["temperature"] = 1.8  # the undamaged temperature still trains
+    assert training_data(spec, _ising_samples(4, spins))[0].shape == (5, 16)

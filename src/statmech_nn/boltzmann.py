@@ -201,6 +201,11 @@ def training_data(spec: dict, ising_ds: xr.Dataset | None = None) -> tuple[torch
     """
     if spec["kind"] == "bars_and_stripes":
         return bars_and_stripes(spec["size"]), {"size": spec["size"]}
+    if int(ising_ds.attrs["L"]) != spec.get("L", ising_ds.attrs["L"]):
+        raise InputError(
+            f"Ising samples of an L = {ising_ds.attrs['L']} lattice given for a data set "
+            f"of L = {spec['L']}"
+        )
     temps = ising_ds["temperature"].values
     j = int(np.argmin(np.abs(temps - spec["temperature"])))
     if abs(temps[j] - spec["temperature"]) > 1e-9:
@@ -215,6 +220,8 @@ def training_data(spec: dict, ising_ds: xr.Dataset | None = None) -> tuple[torch
             f"only {spins.shape[0]} kept (raise ising.keep_samples)"
         )
     spins = spins[: spec["samples"]]
+    if not np.isin(spins, (-1, 1)).all():
+        raise InputError(f"Ising samples at T = {temps[j]:g} hold values other than ±1")
     refs = {"temperature": float(temps[j]), "L": int(ising_ds.attrs["L"])}
     if spins.shape[-1] ** 2 <= ising.MAX_ENUMERATED_SPINS:
         log_p = ising.exact_log_probability(torch.as_tensor(spins), float(temps[j]))

@@ -75,13 +75,15 @@ def read_input(
     made_by: str,
     wildcards: Mapping[str, str],
     required: Iterable[str] = (),
+    study_seed: int | None = None,
 ) -> xr.Dataset:
     """Read an input file written by rule ``made_by`` for a job with ``wildcards``.
 
     Checks (each an :class:`InputError` naming the file): it is a readable
     netCDF file holding the ``required`` variables; it was written by
     ``made_by`` for the same values of the wildcards the job shares with it
-    (:func:`check_provenance`); it has the attributes in :data:`ATTRS` and the
+    (:func:`check_provenance`) and, where both say, with the config's ``seed``
+    the job runs with (``study_seed``); it has the attributes in :data:`ATTRS` and the
     finite variables in :data:`FINITE`. Replicas with non-finite parameters are
     marked diverged (:func:`mark_non_finite_diverged`); a file whose
     ``params`` are required must keep at least one healthy replica, since
@@ -90,6 +92,7 @@ def read_input(
     required = list(required)
     ds = read_dataset(path, required)
     check_provenance(ds, path, made_by, wildcards)
+    check_study_seed(ds, path, study_seed)
     require_attrs(ds, path, ATTRS.get(made_by, ()))
     require_finite(ds, path, FINITE.get(made_by, ()))
     if "params" in ds and "status" in ds:
@@ -133,6 +136,21 @@ def check_provenance(
         holds = ", ".join(f"{k}={claimed[k]}" for k in wrong)
         expected = ", ".join(f"{k}={wildcards[k]}" for k in wrong)
         raise InputError(f"{path}: made for {holds}; expected {expected}")
+
+
+def check_study_seed(ds: xr.Dataset, path: str | Path, study_seed: int | None) -> None:
+    """Refuse a file made under another config ``seed`` than the reading job's.
+
+    Snakemake reruns a job whose seed param changed, so a mismatch means a file
+    copied in, restored or marked up to date by hand: its numbers belong to
+    another study. Files without the attribute (or jobs without a seed) pass.
+    """
+    made = ds.attrs.get("study_seed")
+    if study_seed is not None and made is not None and int(made) != int(study_seed):
+        raise InputError(
+            f"{path}: made with the config's seed {int(made)}; this job runs with seed "
+            f"{int(study_seed)} (rerun the stage that makes it, or restore the config)"
+        )
 
 
 def require_finite(ds: xr.Dataset, path: str | Path, names: Iterable[str]) -> None:

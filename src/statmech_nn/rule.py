@@ -41,7 +41,15 @@ def read_input(smk: Any, key: str | int = 0, required: Iterable[str] = ()) -> xr
     (:func:`inputs.read_input`).
     """
     made_by = inputs.PRODUCERS[smk.rule][key if isinstance(key, str) else ""]
-    return inputs.read_input(smk.input[key], made_by, wildcards_of(smk), required)
+    return inputs.read_input(
+        smk.input[key], made_by, wildcards_of(smk), required, study_seed_of(smk)
+    )
+
+
+def study_seed_of(smk: Any) -> int | None:
+    """The config's ``seed`` the job runs with (its ``seed`` param), if the rule has one."""
+    seed = getattr(smk.params, "seed", None)
+    return None if seed is None else int(seed)
 
 
 def read_inputs(smk: Any, required: Iterable[str] = ()) -> list[xr.Dataset]:
@@ -65,6 +73,8 @@ def write(
             wildcards=wildcards_of(smk),
         )
     )
+    if study_seed_of(smk) is not None:
+        ds.attrs["study_seed"] = study_seed_of(smk)
     write_dataset(ds, smk.output[output])
     log.info("wrote %s", smk.output[output])
 
