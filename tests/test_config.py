@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from statmech_nn import configcheck
+from statmech_nn import configcheck, preflight
 from statmech_nn.configcheck import ConfigError
 
 from conftest import ROOT, snakemake
@@ -195,6 +195,35 @@ REFUSED = {
         "config datasets.digits.train_size: 5000 is more than the 1347 training samples of "
         "this entry (allowed: at most 1347)",
     ),
+    # a wide network whose training and Hessian fit (float32, few Lanczos vectors) but whose
+    # slice and overlap jobs would not
+    "slices-memory": (
+        {
+            **(
+                WIDE := {
+                    "train.architectures": ["perceptron", "mlp-d2-w16-tanh", "mlp-d3-w4096"],
+                    "train.snapshots": 2,
+                    "hessian.dtype": "float32",
+                    "hessian.slq_probes": 2,
+                    "hessian.slq_steps": 5,
+                    "hessian.k": 1,
+                    "hessian.trace_probes": 2,
+                }
+            ),
+            "slices.architectures": ["mlp-d3-w4096"],
+            "slices.replicas": 4,
+            "slices.curvature.directions": 64,
+        },
+        "config slices x train.architectures 'mlp-d3-w4096' on datasets.digits: needs about "
+        "36 GiB in one job (allowed: at most 24 GiB; fewer slices.replicas, axes or curvature "
+        "directions, a smaller network)",
+    ),
+    "overlaps-memory": (
+        {**WIDE, "train.replicas": 12, "overlaps.t_points": 41},
+        "config overlaps x train.replicas x train.architectures 'mlp-d3-w4096' on "
+        "datasets.digits: needs about 53 GiB in one job (allowed: at most 24 GiB; fewer "
+        "train.replicas or overlaps.t_points, a smaller network)",
+    ),
     "range-per-axis": (
         {"slices.directions.segment.ranges": [[0, 1], [0, 1]]},
         "config slices.directions.segment.ranges: 2 range(s) for 1 axes "
@@ -262,7 +291,7 @@ def test_canonical_params_do_not_depend_on_key_order():
 def test_parameter_count_matches_the_model(arch):
     from statmech_nn.models import Model
 
-    assert configcheck.parameter_count(arch, 64, 10) == Model.build(arch, 64, 10).n_params
+    assert preflight.parameter_count(arch, 64, 10) == Model.build(arch, 64, 10).n_params
 
 
 # ---- through snakemake: the message on the terminal, nothing written

@@ -1,6 +1,6 @@
 """Property test: random mutations of config/quick.yaml are refused in one line naming a key,
-or accepted with every number finite and every training and Hessian job within the memory
-budget."""
+or accepted with every number finite and every training, Hessian, slice, overlap and RBM job
+within the memory budget."""
 
 import copy
 import math
@@ -9,15 +9,15 @@ import re
 
 import yaml
 
-from statmech_nn import configcheck
-from statmech_nn.configcheck import ConfigError
+from statmech_nn import configcheck, preflight
+from statmech_nn.errors import ConfigError
 
 from conftest import ROOT
 
 SCHEMA = configcheck.load_schema(ROOT / "workflow/schemas/config.schema.yaml")
 QUICK = yaml.safe_load((ROOT / "config/quick.yaml").read_text())
 MUTATIONS = 300
-BUDGET = configcheck.MEMORY_BUDGET_GIB * 2**30
+BUDGET = preflight.MEMORY_BUDGET_GIB * 2**30
 VALUES = [
     float("nan"),
     float("inf"),
@@ -104,13 +104,25 @@ def test_random_mutations_are_refused_naming_a_key_or_accepted_within_bounds():
         train = checked["train"]
         for name in train["datasets"]:
             spec = checked["datasets"][name]
-            assert train["batch_size"] <= configcheck.training_size(spec)
+            assert train["batch_size"] <= preflight.training_size(spec)
             for arch in train["architectures"]:
-                assert configcheck.training_bytes(train, spec, arch) <= BUDGET
+                assert preflight.training_bytes(train, spec, arch) <= BUDGET
         hessian = checked["hessian"]
         for name in hessian["datasets"]:
             spec = checked["datasets"][name]
             for arch in train["architectures"]:
                 replicas = hessian["replicas"] or train["replicas"]
-                assert configcheck.hessian_bytes(hessian, replicas, spec, arch) <= BUDGET
+                assert preflight.hessian_bytes(hessian, replicas, spec, arch) <= BUDGET
+        for name in checked["slices"]["datasets"]:
+            spec = checked["datasets"][name]
+            for arch in checked["slices"]["architectures"]:
+                assert preflight.slices_bytes(checked["slices"], train, spec, arch) <= BUDGET
+        for name in train["datasets"]:
+            spec = checked["datasets"][name]
+            for arch in train["architectures"]:
+                assert preflight.overlaps_bytes(checked["overlaps"], train, spec, arch) <= BUDGET
+        boltzmann = checked["boltzmann"]
+        for name in boltzmann["train_on"]:
+            spec = boltzmann["datasets"][name]
+            assert 0 < preflight.boltzmann_bytes(boltzmann["training"], spec) <= BUDGET
     assert refused > 100 and accepted > 20, (refused, accepted)

@@ -3,9 +3,9 @@
 :func:`check` fills the schema's defaults (the only fallback: no other config file
 is merged in), refuses non-finite numbers, validates against the JSON schema,
 resolves the ``null`` defaults that follow other keys, checks the cross-references
-between sections and estimates the memory of the largest jobs. Every refusal is a
-:class:`ConfigError` of one line naming the key path, the bad value and what is
-allowed, never the schema itself. :func:`canonical` puts a rule's params in a
+between sections and the sizes and memory of every job (:mod:`statmech_nn.preflight`).
+Every refusal is a :class:`ConfigError` of one line naming the key path, the bad
+value and what is allowed, never the schema itself. :func:`canonical` puts a rule's params in a
 form that does not depend on the order of keys in the config file.
 """
 
@@ -19,21 +19,14 @@ import yaml
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError, best_match
 
+from statmech_nn import preflight
 from statmech_nn.arch import Architecture, parse_architecture
-from statmech_nn.errors import InputError
+from statmech_nn.errors import ConfigError, InputError
 
-MEMORY_BUDGET_GIB = 24
 """A study must fit a machine with this much memory (one job at a time)."""
 MAX_DEPTH = 16
 MAX_WIDTH = 4096
 MAX_KERNEL = 15
-DIGITS_SAMPLES = 1797
-DIGITS_FEATURES = 64
-DIGITS_CLASSES = 10
-
-
-class ConfigError(InputError):
-    """A config value the study refuses, named by its key path."""
 
 
 def load_schema(path: str | Path) -> dict:
@@ -65,7 +58,7 @@ def check(config: dict, schema: dict) -> dict:
     _resolve_defaults(config)
     _check_architectures(config)
     _check_references(config)
-    _check_sizes(config)
+    preflight.check_sizes(config)
     return config
 
 
@@ -301,71 +294,7 @@ def _check_boltzmann(config: dict) -> None:
             )
 
 
-# ---- sizes: training sets, batch sizes, memory
-
-
-def training_size(spec: Mapping) -> int | None:
-    """Training samples of a ``datasets`` entry (digits: sklearn's stratified split size);
-    None for a user's file (its size is known once the data job reads it)."""
-    if spec["kind"] == "digits":
-        full = DIGITS_SAMPLES - math.ceil(spec["test_fraction"] * DIGITS_SAMPLES)
-    elif spec["kind"] == "file":
-        return None
-    else:
-        full = spec["n_train"]
-    return full if spec.get("train_size") is None else min(full, spec["train_size"])
-
-
-def _check_sizes(config: dict) -> None:
-    for name, spec in config["datasets"].items():
-        full = training_size({**spec, "train_size": None})
-        if full is not None and spec.get("train_size") is not None and spec["train_size"] > full:
-            raise ConfigError(
-                f"config datasets.{name}.train_size: {spec['train_size']} is more than the "
-                f"{full} training samples of this entry (allowed: at most {full})"
-            )
-    train = config["train"]
-    for name in train["datasets"]:
-        n = training_size(config["datasets"][name])
-        if n is not None and train["batch_size"] > n:
-            raise ConfigError(
-                f"config train.batch_size: {train['batch_size']} is more than the {n} training "
-                f"samples of datasets.{name} (allowed: at most {n})"
-            )
-    for name in train["datasets"]:
-        for arch in train["architectures"]:
-            if _estimable(config, name, arch):
-                _check_training_memory(train, config["datasets"][name], name, arch)
-    hessian = config["hessian"]
-    for name in hessian["datasets"]:
-        n = training_size(config["datasets"][name])
-        if n is not None and hessian["samples"] is not None and hessian["samples"] > n:
-            raise ConfigError(
-                f"config hessian.samples: {hessian['samples']} is more than the {n} training "
-                f"samples of datasets.{name} (allowed: at most {n}, or null for all)"
-            )
-        for arch in train["architectures"]:
-            if not _estimable(config, name, arch):
-                continue
-            _refuse_memory(
-                hessian_bytes(
-                    hessian,
-                    hessian["replicas"] or train["replicas"],
-                    config["datasets"][name],
-                    arch,
-                ),
-                f"hessian x train.architectures {arch!r} on datasets.{name}",
-                "fewer hessian.replicas or SLQ probes and steps, a smaller network",
-            )
-    _check_perceptron_memory(config["perceptron"])
-    _check_hopfield_memory(config["hopfield"])
-    _check_ising_memory(config["ising"])
-
-
-def _estimable(config: dict, dataset: str, arch: str) -> bool:
-    """Whether a job's memory can be estimated from the config alone: not for a
-    researcher's network (its size is known once built) nor a user's data file."""
-    return arch not in config["models"] and config["datasets"][dataset]["kind"] != "file"
+# ---- architectures
 
 
 def _check_architectures(config: dict) -> None:
@@ -411,117 +340,3 @@ def _check_images(config: dict, arch: str, key: str) -> None:
                 f"config {key}: the CNN {arch!r} needs images, but datasets.{name} serves flat "
                 "features (set datasets.<name>.images: true for digits)"
             )
-
-
-def parameter_count(arch: str, n_in: int, n_out: int) -> int:
-    """Number P of trainable parameters of ``arch`` (biases in every layer but a perceptron's;
-    a CNN on one-channel images)."""
-    a = parse_architecture(arch)
-    if not isinstance(a, Architecture):
-        chans = [1, *a.channels]
-        pairs = zip(chans[:-1], chans[1:], strict=True)
-        convs = sum(c * (i * a.kernel**2 + 1 + 2 * a.batch_norm) for i, c in pairs)
-        return convs + chans[-1] * n_out + n_out
-    if a.depth == 0:
-        return n_in * n_out
-    widths = [n_in] + [a.width] * a.depth + [n_out]
-    return sum(w_in * w_out + w_out for w_in, w_out in zip(widths, widths[1:], strict=False))
-
-
-def _sizes(spec: Mapping) -> tuple[int, int, int]:
-    """Inputs, classes and samples (training and test) of a ``datasets`` entry."""
-    if spec["kind"] == "digits":
-        return DIGITS_FEATURES, DIGITS_CLASSES, DIGITS_SAMPLES
-    return spec["dim"], 2, spec["n_train"] + spec["n_test"]
-
-
-def training_bytes(train: Mapping, spec: Mapping, arch: str) -> int:
-    """Memory of one training job, roughly: per replica the parameters with their gradient, two
-    Adam moments and the snapshots, plus activations of an evaluation pass over the whole data
-    set (training and test) in every layer."""
-    n_in, n_out, n_all = _sizes(spec)
-    a = parse_architecture(arch)
-    size = 4 if train["dtype"] == "float32" else 8
-    params = parameter_count(arch, n_in, n_out) * (4 + train["snapshots"])
-    if isinstance(a, Architecture):
-        activations = n_all * (max(a.width, n_out) * (a.depth + 1) + n_in)
-    else:  # every convolution keeps (channels x pixels) per sample, twice (before/after act)
-        activations = n_all * (2 * n_in * sum(a.channels) + n_out)
-    return train["replicas"] * (params + activations) * size
-
-
-def hessian_bytes(hessian: Mapping, replicas: int, spec: Mapping, arch: str) -> int:
-    """Memory of one Hessian job, roughly: parameter-sized Lanczos vectors of every analysed
-    replica (the SLQ bases of all probes, the eigensolver's basis, the trace probes) and the
-    dense Hessian with its eigendecomposition when P is small enough to form it. The HVP
-    batches are bounded by ``memory_mb`` on their own."""
-    n_in, n_out, _ = _sizes(spec)
-    p = parameter_count(arch, n_in, n_out)
-    size = 4 if hessian["dtype"] == "float32" else 8
-    basis = hessian["ncv"] or max(2 * hessian["k"] + 1, 20)
-    vectors = hessian["slq_probes"] * hessian["slq_steps"] + basis + hessian["trace_probes"]
-    dense = 3 * p * p if p <= hessian["dense_max_params"] else 0
-    return (replicas * p * vectors + dense) * size
-
-
-def _refuse_memory(needed: int, keys: str, hint: str) -> None:
-    if needed > MEMORY_BUDGET_GIB * 2**30:
-        raise ConfigError(
-            f"config {keys}: needs about {needed / 2**30:.0f} GiB in one job (allowed: at most "
-            f"{MEMORY_BUDGET_GIB} GiB; {hint})"
-        )
-
-
-def _check_training_memory(train: Mapping, spec: Mapping, name: str, arch: str) -> None:
-    _refuse_memory(
-        training_bytes(train, spec, arch),
-        f"train.replicas x train.architectures {arch!r} on datasets.{name}",
-        "fewer replicas or snapshots, a smaller network or data set",
-    )
-
-
-def _check_perceptron_memory(perceptron: Mapping) -> None:
-    """Every trial's inputs (P x N, float64) of the largest load are drawn at once; the
-    students keep about as much again."""
-    curves, capacity = perceptron["learning_curves"], perceptron["capacity"]
-    n = curves["N"]
-    _refuse_memory(
-        16 * curves["n_trials"] * round(max(curves["alpha"]) * n) * n,
-        "perceptron.learning_curves.N x alpha x n_trials",
-        "a smaller N, lower loads or fewer trials",
-    )
-    n = max(capacity["N"])
-    _refuse_memory(
-        16 * capacity["n_trials"] * round(max(capacity["alpha"]) * n) * n,
-        "perceptron.capacity.N x alpha x n_trials",
-        "a smaller N, lower loads or fewer trials",
-    )
-
-
-def _check_hopfield_memory(hopfield: Mapping) -> None:
-    cap, energy = hopfield["capacity"], hopfield["energy"]
-    n = max(cap["N"])
-    # couplings of every load of one N at once, plus the running sum (float32)
-    _refuse_memory(
-        4 * cap["trials"] * n * n * (len(cap["alpha"]) + 1),
-        "hopfield.capacity.N x trials x alpha",
-        "smaller networks, fewer trials or loads",
-    )
-    _refuse_memory(
-        4 * energy["trials"] * energy["N"] ** 2 * 2,
-        "hopfield.energy.N x trials",
-        "a smaller network or fewer trials",
-    )
-
-
-def _check_ising_memory(ising: Mapping) -> None:
-    walkers = ising["chains"] * len(ising["temperatures"])
-    # spins of every chain, the measurement series (energy and magnetisation, float64)
-    # and the kept samples
-    needed = walkers * max(ising["L"]) ** 2 + 16 * walkers * ising["measurements"]
-    needed += len(ising["temperatures"]) * ising["keep_samples"] * max(ising["L"]) ** 2
-    _refuse_memory(
-        needed,
-        "ising.L x chains x temperatures x measurements",
-        "smaller lattices, fewer chains, temperatures or measurements",
-    )

@@ -7,3 +7,7 @@ is a bug and keeps its traceback.
 
 class InputError(ValueError):
     """A user-facing error: names the file or value and what was expected."""
+
+
+class ConfigError(InputError):
+    """A config value the study refuses, named by its key path."""
