@@ -20,7 +20,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -100,11 +101,23 @@ def _encoding(ds: xr.Dataset) -> dict[str, dict]:
 def write_dataset(ds: xr.Dataset, path: str | Path) -> Path:
     """Write ``ds`` to ``path`` atomically (netCDF4, zlib) and return the path.
 
-    The data go to a temporary file in the target's folder first and are moved
-    into place with ``os.replace`` only after a complete, flushed write; a
-    failed write removes its temporary file, and temporaries left by earlier
-    writes of the same target that were killed are removed first. A full disk
-    is an :class:`InputError` naming the path.
+    See :func:`atomic_target`: the file appears at ``path`` only once complete.
+    """
+    with atomic_target(path) as tmp:
+        ds.to_netcdf(tmp, engine="netcdf4", encoding=_encoding(ds))
+    return Path(path)
+
+
+@contextmanager
+def atomic_target(path: str | Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` that becomes ``path`` when the block succeeds.
+
+    The block writes the temporary file; it is flushed to disk and moved into
+    place with ``os.replace`` only after the block ends without error, with the
+    permissions a new file gets under the process's umask. A failed
+    write removes its temporary file, and temporaries left by earlier writes of
+    the same target that were killed are removed first. A full disk is an
+    :class:`InputError` naming the path.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -113,8 +126,9 @@ def write_dataset(ds: xr.Dataset, path: str | Path) -> Path:
         log.info("removed %s, left by an interrupted write", stale)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would make results private to one user
     try:
-        ds.to_netcdf(tmp, engine="netcdf4", encoding=_encoding(ds))
+        yield Path(tmp)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -124,7 +138,12 @@ def write_dataset(ds: xr.Dataset, path: str | Path) -> Path:
         if full:
             raise InputError(f"no space left on device writing {path}") from None
         raise
-    return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def temporaries_of(path: Path) -> list[Path]:
