@@ -6,6 +6,7 @@
 #   hessian/{dataset}/{arch}.nc    curvature at the replicas: eigenpairs, spectra, traces
 #   slices/{dataset}/{arch}/{direction}.nc  loss on a line or plane through the replicas
 #   slices/{dataset}/{arch}/curvature.nc   curvature of random projections vs tr H, λmin
+#   views/{dataset}/{arch}/{direction}.{html,vts,json}  plane slices to turn: browser, ParaView
 #   overlaps/{dataset}/{arch}.nc   replica overlaps raw/aligned, path barriers, basin count
 #   perceptron/learning_curves.nc  teacher-student ε(α), R(α), q(α) per algorithm + replica theory
 #   perceptron/capacity.nc         separable fraction of random labels vs α per N + Cover's curve
@@ -64,6 +65,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/hessian.smk"
 include: "workflow/rules/slices.smk"
+include: "workflow/rules/views.smk"
 include: "workflow/rules/overlaps.smk"
 include: "workflow/rules/perceptron.smk"
 include: "workflow/rules/hopfield.smk"

@@ -38,6 +38,7 @@ PRODUCERS: dict[str, dict[str, str]] = {
         "hessian": "hessian",
     },
     "overlaps": {"data": "data_make", "train": "train_replicas"},
+    "views_plane": {"": "slices_evaluate"},
     "boltzmann_train": {"": "ising_lattice"},
     "figure_training_curves": {"": "train_replicas"},
     "figure_perceptron_generalization": {"": "perceptron_learning_curves"},

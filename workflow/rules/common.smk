@@ -60,7 +60,7 @@ def all_figures():
 
 
 def all_targets():
-    return train_targets() + all_figures()
+    return train_targets() + all_figures() + views_targets()
 
 
 def hessian_targets():
@@ -162,6 +162,29 @@ def get_slice_hessian(wildcards):
     if any(axis.startswith("hessian") for axis in axes):
         return "results/hessian/{dataset}/{arch}.nc".format(**wildcards)
     return []
+
+
+# ---- views (workflow/rules/views.smk): turnable views of the plane slices
+
+
+def plane_directions():
+    """Names of the slices.directions entries with two axes (planes)."""
+    return [
+        name
+        for name, entry in config["slices"]["directions"].items()
+        if len(entry["axes"]) == 2
+    ]
+
+
+def views_targets():
+    """HTML, VTK and sidecar of every plane slice the config asks for."""
+    return expand(
+        "results/views/{dataset}/{arch}/{direction}.{ext}",
+        dataset=config["slices"]["datasets"],
+        arch=config["slices"]["architectures"],
+        direction=plane_directions(),
+        ext=["html", "vts", "json"],
+    )
 
 
 # ---- overlaps (workflow/rules/overlaps.smk, figures overlap_*)
