@@ -157,23 +157,37 @@ def test_html_is_the_same_bytes_when_written_again(written, tmp_path):
     assert again.read_bytes() == paths["html"].read_bytes()
 
 
-def read_vts(path: Path) -> tuple[tuple[int, ...], dict[str, np.ndarray]]:
-    """A minimal reader of a VTK XML structured grid with raw appended Float64 data (the
-    layout pyevtk writes): the grid's point dimensions and every named array, flat."""
+def read_vts(path: Path) -> tuple[tuple[int, ...], dict[str, np.ndarray | str]]:
+    """A minimal reader of a VTK XML structured grid as written here: the grid's point
+    dimensions and every named array (flat), raw appended Float64 data or inline ascii
+    (Float64 numbers; String arrays as byte values ended by 0)."""
     raw = path.read_bytes()
-    marker = b'<AppendedData encoding="raw">'
-    head, tail = raw.split(marker)
+    head, tail = raw.split(b'<AppendedData encoding="raw">')
     data = tail[tail.index(b"_") + 1 :]
     root = ET.fromstring(head + b"</VTKFile>")  # the XML header, closed
     assert root.get("type") == "StructuredGrid" and root.get("header_type") == "UInt64"
-    extent = [int(v) for v in root.find("StructuredGrid").get("WholeExtent").split()]
+    grid = root.find("StructuredGrid")
+    extent = [int(v) for v in grid.get("WholeExtent").split()]
     shape = tuple(hi - lo + 1 for lo, hi in zip(extent[::2], extent[1::2], strict=True))
-    arrays = {}
-    for node in root.iter("DataArray"):
-        assert node.get("type") == "Float64" and node.get("format") == "appended"
+    # VTK reads field data of the data set from here, not from inside <Piece>
+    assert grid.find("Piece/FieldData") is None
+    arrays: dict[str, np.ndarray | str] = {}
+    for node in grid.iter("DataArray"):
+        name, kind = node.get("Name"), node.get("type")
+        if node.get("format") == "ascii":
+            codes = node.text.split()
+            if kind == "String":
+                assert codes[-1] == "0"
+                arrays[name] = bytes(int(c) for c in codes[:-1]).decode("utf-8")
+            else:
+                assert kind == "Float64"
+                arrays[name] = np.array(codes, dtype=np.float64)
+            assert int(node.get("NumberOfTuples")) == (1 if kind == "String" else arrays[name].size)
+            continue
+        assert kind == "Float64" and node.get("format") == "appended"
         offset = int(node.get("offset"))
         size = int(np.frombuffer(data, np.uint64, 1, offset)[0])
-        arrays[node.get("Name")] = np.frombuffer(data, np.float64, size // 8, offset + 8)
+        arrays[name] = np.frombuffer(data, np.float64, size // 8, offset + 8)
     return shape, arrays
 
 
@@ -198,7 +212,21 @@ def test_vtk_grid_reads_back_with_the_slice_values_and_coordinates(written):
             ds["direction_norm"].isel(replica=r).values,
         )
     np.testing.assert_array_equal(arrays.pop("replica"), ds.replica.values)
+    assert arrays.pop("x_axis") == (
+        "a: random Gaussian direction, filter-normalised; coordinate a in units of |d_a| "
+        "(direction_norm_replica<id>), dimensionless"
+    )
+    assert arrays.pop("y_axis").startswith("b: random Gaussian direction")
+    assert arrays.pop("loss_units") == "nats"
+    assert arrays.pop("title") == f"digits / {ARCH}: random slice"
     assert arrays == {}
+
+
+def test_vtk_strings_carry_non_ascii_axis_names(tmp_path):
+    ds = plane_slice(kinds=("hessian_max", "hessian_min"))
+    path = views.write_structured_grid(views.plane_view(ds), tmp_path / "hessian.vts")
+    _, arrays = read_vts(path)
+    assert arrays["x_axis"].startswith("a: eigenvector of λmax; coordinate a")
 
 
 def test_sidecar_names_axes_units_and_replicas(written):

@@ -11,7 +11,8 @@ file holds and compute no science:
 - :func:`write_structured_grid`: a VTK XML structured grid (``.vts``, written by
   pyevtk) on the coordinates (a, b, 0), one point-data array per replica and
   loss; field data hold each replica's direction lengths, so that distance =
-  coordinate × |d|. ParaView's "Warp By Scalar" raises it to a surface.
+  coordinate × |d|, and in words the axes' meaning and the units. ParaView's
+  "Warp By Scalar" raises it to a surface.
 - :func:`write_sidecar`: a JSON file with the axes' meaning, the units, the
   replicas and the arrays' names of both views.
 """
@@ -246,41 +247,83 @@ def vtk_point_arrays(view: PlaneView) -> dict[str, np.ndarray]:
     }
 
 
-def vtk_field_arrays(view: PlaneView) -> dict[str, np.ndarray]:
-    """Field-data arrays: each replica's |d_a|, |d_b| and the replica ids."""
-    fields = {
-        f"direction_norm_replica{replica}": np.ascontiguousarray(view.norms[r])
+def vtk_field_arrays(view: PlaneView) -> dict[str, np.ndarray | str]:
+    """Field data of the VTK grid: each replica's (|d_a|, |d_b|), the replica ids, and in
+    words the axes' meaning and the loss units (what the sidecar says, inside the file)."""
+    fields: dict[str, np.ndarray | str] = {
+        f"direction_norm_replica{replica}": np.asarray(view.norms[r], dtype=np.float64)
         for r, replica in enumerate(view.replicas)
     }
     fields["replica"] = view.replicas.astype(np.float64)
+    for axis, name, title in zip(("x", "y"), ("a", "b"), view.axis_titles, strict=True):
+        fields[f"{axis}_axis"] = (
+            f"{title}; coordinate {name} in units of |d_{name}| (direction_norm_replica<id>), "
+            "dimensionless"
+        )
+    fields["loss_units"] = view.units
+    fields["title"] = view.title
     return fields
 
 
+def _ascii_field_data(xml, fields: Mapping[str, np.ndarray | str]) -> None:
+    """A <FieldData> element at the data-set level, every array inline (ascii).
+
+    pyevtk's own ``fieldData`` puts the element inside <Piece> and without
+    NumberOfTuples, where VTK's reader (ParaView's) does not see it; strings are
+    VTK String arrays: byte values, each string ended by 0.
+    """
+    xml.openElement("FieldData")
+    for name, value in fields.items():
+        if isinstance(value, str):
+            codes = [*value.encode("utf-8"), 0]
+            kind, tuples, text = "String", 1, " ".join(map(str, codes))
+        else:
+            kind, tuples, text = "Float64", value.size, " ".join(map(repr, value.tolist()))
+        xml.openElement("DataArray")
+        xml.addAttributes(
+            type=kind, Name=name, NumberOfTuples=tuples, NumberOfComponents=1, format="ascii"
+        )
+        xml.addText(text)
+        xml.closeElement("DataArray")
+    xml.closeElement("FieldData")
+
+
 def write_structured_grid(view: PlaneView, path: str | Path) -> Path:
-    """The slice as a VTK XML structured grid (``.vts``) at ``path``.
+    """The slice as a VTK XML structured grid (``.vts``) at ``path``, written with pyevtk.
 
     Points (a, b, 0) in the slice's coordinates; point data: every loss per
-    replica (:func:`vtk_point_arrays`); field data: direction lengths
-    (:func:`vtk_field_arrays`).
+    replica (:func:`vtk_point_arrays`); field data: direction lengths, replica
+    ids, axes' meaning and units (:func:`vtk_field_arrays`).
     """
-    from pyevtk.hl import gridToVTK
+    from pyevtk.vtk import VtkFile, VtkStructuredGrid
 
     path = Path(path)
     if path.suffix != ".vts":
         raise ValueError(f"{path}: a VTK structured grid file ends in .vts")
     x, y = np.meshgrid(view.a, view.b, indexing="ij")
     x, y = np.ascontiguousarray(x[:, :, None]), np.ascontiguousarray(y[:, :, None])
+    points = (x, y, np.zeros_like(x))
+    arrays = vtk_point_arrays(view)
+    end = (view.a.size - 1, view.b.size - 1, 0)
     with atomic_target(path) as tmp:
-        stem = tmp.with_name(tmp.name + "-evtk")  # pyevtk appends the extension itself
-        written = gridToVTK(
-            str(stem),
-            x,
-            y,
-            np.zeros_like(x),
-            pointData=vtk_point_arrays(view),
-            fieldData=vtk_field_arrays(view),
-        )
-        os.replace(written, tmp)
+        grid = VtkFile(str(tmp.with_name(tmp.name + "-evtk")), VtkStructuredGrid)
+        grid.openGrid(start=(0, 0, 0), end=end)
+        _ascii_field_data(grid.xml, vtk_field_arrays(view))
+        grid.openPiece(start=(0, 0, 0), end=end)
+        grid.openElement("Points")
+        grid.addData("points", points)
+        grid.closeElement("Points")
+        grid.openData("Point", scalars=next(iter(arrays)))
+        for name, values in arrays.items():
+            grid.addData(name, values)
+        grid.closeData("Point")
+        grid.closePiece()
+        grid.closeGrid()
+        grid.appendData(points)
+        for values in arrays.values():
+            grid.appendData(values)
+        grid.save()
+        os.replace(grid.getFileName(), tmp)  # pyevtk appends the extension itself
     return path
 
 
