@@ -229,6 +229,18 @@ def test_vtk_strings_carry_non_ascii_axis_names(tmp_path):
     assert arrays["x_axis"].startswith("a: eigenvector of λmax; coordinate a")
 
 
+def test_a_failed_vtk_write_leaves_no_file(tmp_path, monkeypatch):
+    from pyevtk.vtk import VtkFile
+
+    def fail(self, data):
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(VtkFile, "appendData", fail)
+    with pytest.raises(OSError, match="disk gone"):
+        views.write_structured_grid(views.plane_view(plane_slice()), tmp_path / "random.vts")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_sidecar_names_axes_units_and_replicas(written):
     ds, paths = written
     meta = json.loads(paths["json"].read_text(encoding="utf-8"))

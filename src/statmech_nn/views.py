@@ -306,24 +306,28 @@ def write_structured_grid(view: PlaneView, path: str | Path) -> Path:
     arrays = vtk_point_arrays(view)
     end = (view.a.size - 1, view.b.size - 1, 0)
     with atomic_target(path) as tmp:
-        grid = VtkFile(str(tmp.with_name(tmp.name + "-evtk")), VtkStructuredGrid)
-        grid.openGrid(start=(0, 0, 0), end=end)
-        _ascii_field_data(grid.xml, vtk_field_arrays(view))
-        grid.openPiece(start=(0, 0, 0), end=end)
-        grid.openElement("Points")
-        grid.addData("points", points)
-        grid.closeElement("Points")
-        grid.openData("Point", scalars=next(iter(arrays)))
-        for name, values in arrays.items():
-            grid.addData(name, values)
-        grid.closeData("Point")
-        grid.closePiece()
-        grid.closeGrid()
-        grid.appendData(points)
-        for values in arrays.values():
-            grid.appendData(values)
-        grid.save()
-        os.replace(grid.getFileName(), tmp)  # pyevtk appends the extension itself
+        grid = VtkFile(str(tmp.with_suffix("")), VtkStructuredGrid)  # pyevtk adds ".vts"
+        try:
+            grid.openGrid(start=(0, 0, 0), end=end)
+            _ascii_field_data(grid.xml, vtk_field_arrays(view))
+            grid.openPiece(start=(0, 0, 0), end=end)
+            grid.openElement("Points")
+            grid.addData("points", points)
+            grid.closeElement("Points")
+            grid.openData("Point", scalars=next(iter(arrays)))
+            for name, values in arrays.items():
+                grid.addData(name, values)
+            grid.closeData("Point")
+            grid.closePiece()
+            grid.closeGrid()
+            grid.appendData(points)
+            for values in arrays.values():
+                grid.appendData(values)
+            grid.save()
+            os.replace(grid.getFileName(), tmp)
+        finally:
+            grid.xml.stream.close()
+            Path(grid.getFileName()).unlink(missing_ok=True)
     return path
 
 
