@@ -266,6 +266,15 @@ def test_hessian_plane_axes_and_an_origin_off_the_grid_are_said_so(tmp_path):
     assert traces[1]["text"] == [f"L(grid point nearest θ*) = {value:.4g} nats"]
 
 
+def test_an_origin_off_by_float32_rounding_is_on_the_grid():
+    """torch.linspace(-0.8, 0.8, 11) in float32 has 2.98e-08 in the middle (the quick
+    study's Hessian plane)."""
+    b = np.linspace(-0.8, 0.8, 11)
+    b[5] = 2.9802322387695312e-08
+    assert views.plane_view(plane_slice(b=b)).origin_on_grid()
+    assert not views.plane_view(plane_slice(b=np.linspace(-0.8, 0.8, 10))).origin_on_grid()
+
+
 def test_a_line_slice_is_refused_in_one_line():
     line = plane_slice().isel(b=0, drop=True)
     with pytest.raises(InputError, match=r"slice random: expected train_loss\(replica, a, b\)"):

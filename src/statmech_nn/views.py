@@ -73,8 +73,13 @@ class PlaneView:
         return int(np.abs(self.a).argmin()), int(np.abs(self.b).argmin())
 
     def origin_on_grid(self) -> bool:
+        """Whether a grid point is θ*, up to the rounding of coordinates stored in float32
+        (a linspace's middle point can be 3e-8 instead of 0): within 1e-6 of each range."""
         i, j = self.origin_index()
-        return bool(self.a[i] == 0 and self.b[j] == 0)
+        return bool(
+            abs(self.a[i]) <= 1e-6 * np.abs(self.a).max()
+            and abs(self.b[j]) <= 1e-6 * np.abs(self.b).max()
+        )
 
 
 def plane_view(ds: xr.Dataset) -> PlaneView:
