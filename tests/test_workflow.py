@@ -63,6 +63,10 @@ def test_report_builds_from_the_quick_run(quick_run):
     snakemake(quick_run, "--configfile", "config/quick.yaml", "--report", "results/report.html")
     html = (quick_run / "results/report.html").read_text(errors="replace")
     assert "training_curves.png" in html
+    # every plane slice's turnable view, embedded with its caption (rule views_plane)
+    for plane in ("random", "hessian", "pca"):
+        assert f'"results/views/digits/mlp-d2-w16-tanh/{plane}.html"' in html
+    assert "The loss on a plane through each trained replica" in html
     assert "Training curves of R independently initialised" in html
     assert "system-message" not in html and "System Message" not in html  # docutils errors
     # overlap_distributions' caption with its pipes literal (captions are JSON in the page)

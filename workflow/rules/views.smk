@@ -12,6 +12,7 @@ rule views_plane:
             "results/views/{dataset}/{arch}/{direction}.html",
             caption="../report/views_plane.rst",
             category="Loss-landscape views",
+            subcategory="{dataset} / {arch}",
             labels={
                 "dataset": "{dataset}",
                 "architecture": "{arch}",
