@@ -7,6 +7,7 @@ import numpy as np
 import seaborn as sns
 import xarray as xr
 from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
 from statmech_nn.plots.common import panels
 
@@ -76,6 +77,7 @@ def rbm_loglik(runs: Sequence[xr.Dataset], style: Mapping) -> plt.Figure:
             ylabel="exact log-likelihood (nats/sample)",
             title=title + (f"\n{flagged} run(s) flagged" if flagged else ""),
         )
+    styles["band"] = Patch(color="grey", alpha=0.2, lw=0, label="band: lowest to highest replica")
     fig.legend(
         handles=list(styles.values()), loc="outside lower center", ncols=4, fontsize="x-small"
     )

@@ -6,9 +6,10 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 import xarray as xr
+from matplotlib.lines import Line2D
 
 from statmech_nn.dims import REPLICA as REPLICA_DIM
-from statmech_nn.plots.common import panel_grid
+from statmech_nn.plots.common import labelled_handles, panel_grid
 
 
 def hessian_spectrum(runs: Sequence[xr.Dataset], style: Mapping) -> plt.Figure:
@@ -42,7 +43,8 @@ def hessian_spectrum(runs: Sequence[xr.Dataset], style: Mapping) -> plt.Figure:
         ax.set_title(f"{ds.attrs['dataset']} {ds.attrs['arch']} (P = {ds.attrs['n_params']})")
         ax.set_xlabel(f"Hessian eigenvalue λ ({ds['lambda'].attrs['units']})")
         ax.set_ylabel(f"density ({unit})")
-    axes[0].legend(frameon=False)
+    handles = labelled_handles(axes)  # a panel without the dense spectrum lacks its bars
+    fig.legend(handles=list(handles.values()), loc="outside right upper", frameon=False)
     return fig
 
 
@@ -50,7 +52,8 @@ def curvature_vs_depth(runs: Sequence[xr.Dataset], style: Mapping) -> plt.Figure
     """λmax, λmin and the mean curvature tr/P against depth, for H and its Gauss–Newton part G.
 
     One point per replica, lines through the replica means; colour is the
-    width, marker/line style the matrix (H, or G ⪰ 0: only H − G can curve down).
+    width, marker/line style the matrix (H, or G ⪰ 0: only H − G can curve down); the
+    legend names them, the faint replica points and the zero line.
     """
     rows = []
     for ds in runs:
@@ -103,8 +106,12 @@ def curvature_vs_depth(runs: Sequence[xr.Dataset], style: Mapping) -> plt.Figure
         ax.set_xlabel("hidden layers (depth)")
         ax.set_ylabel(f"{quantity} ({unit})")
         ax.xaxis.get_major_locator().set_params(integer=True)
-    handles, labels = axes[0].get_legend_handles_labels()
+    handles = labelled_handles(axes)  # hue (width), style (matrix) of every panel, once
     for ax in axes:
         ax.get_legend().remove()
-    fig.legend(handles, labels, loc="outside right upper", frameon=False)
+    handles["one replica"] = Line2D(
+        [], [], color="grey", marker="o", ms=3, alpha=0.5, ls="", label="one replica"
+    )
+    handles["zero"] = Line2D([], [], color="0.6", lw=0.8, label="zero")
+    fig.legend(handles=list(handles.values()), loc="outside right upper", frameon=False)
     return fig

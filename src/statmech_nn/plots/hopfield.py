@@ -7,6 +7,7 @@ import numpy as np
 import seaborn as sns
 import xarray as xr
 from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
 from statmech_nn.plots.common import panels
 
@@ -76,6 +77,7 @@ def hopfield_capacity(ds: xr.Dataset, style: Mapping) -> plt.Figure:
                 label="measured $\\alpha_c$ ± bootstrap error",
             ),
             Line2D([], [], color="black", ls=":", label="AGS $\\alpha_c$"),
+            Line2D([], [], color="grey", lw=0.8, label="½: retrieving fraction at $\\alpha_c$"),
         ],
         fontsize="x-small",
         loc="lower left",
@@ -87,6 +89,7 @@ def hopfield_energy(ds: xr.Dataset, style: Mapping) -> plt.Figure:
     """Energy per spin (left) and overlap with pattern 1 (right) vs time in sweeps, mean over
     trials with a band of one standard deviation; colour: temperature (0 = sign rule, else
     Glauber), solid: corrupted start, dashed: random start. Dotted: E/N of the stored pattern.
+    The line is the mean over trials.
     The legend names the colours and every line style.
     """
     fig, (ax_e, ax_m) = panels(style, 1, 2)
@@ -107,6 +110,7 @@ def hopfield_energy(ds: xr.Dataset, style: Mapping) -> plt.Figure:
         Line2D([], [], color="grey", ls="-", label="corrupted start"),
         Line2D([], [], color="grey", ls="--", label="random start"),
         Line2D([], [], color="black", ls=":", label="$E/N$ of the stored pattern"),
+        Patch(color="grey", alpha=0.15, lw=0, label="band: ± 1 sd over trials"),
     ]
     ax_e.legend(handles=ax_e.get_legend_handles_labels()[0] + styles, fontsize="x-small")
     return fig

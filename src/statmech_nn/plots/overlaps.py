@@ -7,8 +7,9 @@ import matplotlib.ticker
 import pandas as pd
 import seaborn as sns
 import xarray as xr
+from matplotlib.lines import Line2D
 
-from statmech_nn.plots.common import panel_grid
+from statmech_nn.plots.common import labelled_handles, panel_grid
 
 
 def overlap_distributions(runs: Sequence[xr.Dataset], style: Mapping) -> plt.Figure:
@@ -90,6 +91,20 @@ def _overlap_lines(ax, part: pd.DataFrame, x: str, hue: str, hue_order=None) -> 
     )
 
 
+def _overlap_legend(fig: plt.Figure, axes: Sequence[plt.Axes]) -> None:
+    """One legend for every panel: colours and line styles seaborn drew, and the error bar."""
+    handles = labelled_handles(axes)
+    for ax in axes:
+        if ax.get_legend() is not None:
+            ax.get_legend().remove()
+    handles["sd"] = Line2D(
+        [], [], color="grey", marker="|", ms=8, ls="", label="error bar: ± 1 sd over pairs"
+    )
+    fig.legend(
+        handles=list(handles.values()), loc="outside right upper", frameon=False, fontsize="small"
+    )
+
+
 def overlap_vs_depth(runs: Sequence[xr.Dataset], style: Mapping) -> plt.Figure:
     """Mean overlap and mean barrier (raw and aligned) and basin count against depth.
 
@@ -108,8 +123,7 @@ def overlap_vs_depth(runs: Sequence[xr.Dataset], style: Mapping) -> plt.Figure:
             ax.set_xlabel("hidden layers (depth)")
             ax.set_ylabel(labels[quantity])
             ax.xaxis.get_major_locator().set_params(integer=True)
-            if ax is not axes[0] and ax.get_legend() is not None:
-                ax.get_legend().remove()
+    _overlap_legend(fig, axes)
     return fig
 
 
@@ -137,8 +151,5 @@ def overlap_vs_train_size(runs: Sequence[xr.Dataset], style: Mapping) -> plt.Fig
             ax.set_title(kind)
             ax.set_xlabel("training samples n (1)")
             ax.set_ylabel(labels[quantity])
-            if ax.get_legend() is not None:
-                ax.get_legend().remove()
-    handles, names = axes[0].get_legend_handles_labels()
-    fig.legend(handles, names, loc="outside right upper", frameon=False, fontsize="small")
+    _overlap_legend(fig, axes)
     return fig

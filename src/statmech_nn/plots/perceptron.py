@@ -6,6 +6,7 @@ import matplotlib.pyplot as plt
 import matplotlib.ticker
 import seaborn as sns
 import xarray as xr
+from matplotlib.lines import Line2D
 
 
 def perceptron_generalization(ds: xr.Dataset, style: Mapping) -> plt.Figure:
@@ -14,7 +15,8 @@ def perceptron_generalization(ds: xr.Dataset, style: Mapping) -> plt.Figure:
     Markers: simulation means ± one standard error over training sets. Lines:
     replica theory (N → ∞) of the same colour, drawn for the algorithms it
     describes (gibbs, bayes, hebb). Open circles on the right: the Gibbs
-    students' mutual overlap q, which theory says equals R.
+    students' mutual overlap q, which theory says equals R. The legend names colours,
+    markers and lines.
     """
     algorithms = [str(a) for a in ds["algorithm"].values]
     colours = dict(zip(algorithms, sns.color_palette(n_colors=len(algorithms)), strict=True))
@@ -63,7 +65,12 @@ def perceptron_generalization(ds: xr.Dataset, style: Mapping) -> plt.Figure:
     axes[0].set_ylabel(r"generalization error $\varepsilon$")
     axes[1].set_ylabel(r"teacher overlap $R$")
     axes[1].set_ylim(0, 1.02)
-    axes[1].legend(frameon=False, fontsize="small", loc="lower right")
+    styles = [
+        Line2D([], [], color="grey", marker="o", ms=3.5, ls="", label="simulation ± s.e."),
+        Line2D([], [], color="grey", lw=1.2, label="replica theory, N → ∞"),
+    ]
+    handles = axes[1].get_legend_handles_labels()[0] + styles
+    axes[1].legend(handles=handles, frameon=False, fontsize="small", loc="lower right")
     axes[0].set_title("lines: replica theory, N→∞", fontsize="small")
     axes[1].set_title(f"markers: simulation, N = {int(ds['N'])}", fontsize="small")
     sns.despine(fig)
@@ -75,7 +82,7 @@ def perceptron_capacity(ds: xr.Dataset, style: Mapping) -> plt.Figure:
     """Fraction of separable random-label problems vs α per N, Cover's curve and α_c = 2.
 
     Markers: LP results ± one binomial standard error; lines: Cover's exact
-    P_sep(P, N) at every P, same colour per N; dashed: Gardner's α_c(0).
+    P_sep(P, N) at every P, same colour per N; dashed: Gardner's α_c(0); all in the legend.
     """
     fig, ax = plt.subplots(figsize=(style["panel_width"] * 1.5, style["panel_height"] * 1.3))
     Ns = [int(n) for n in ds["N"].values]
@@ -96,12 +103,22 @@ def perceptron_capacity(ds: xr.Dataset, style: Mapping) -> plt.Figure:
             label=f"N = {n}",
         )
     alpha_c = float(ds["alpha_c"])
-    ax.axvline(alpha_c, color="0.3", ls="--", lw=1)
+    ax.axvline(alpha_c, color="0.3", ls="--", lw=1, label=r"Gardner $\alpha_c$ (N → ∞)")
     ax.text(alpha_c, 1.02, rf" $\alpha_c = {alpha_c:g}$", va="bottom", fontsize="small")
     ax.set_xlabel(r"load $\alpha = P/N$")
     ax.set_ylabel("fraction linearly separable")
     ax.set_ylim(-0.02, 1.1)
-    ax.legend(frameon=False, fontsize="small", title="LP; lines: Cover", title_fontsize="small")
+    cover = Line2D([], [], color="grey", lw=1.2, label="Cover's exact $P_{sep}$")
+    handles, labels = ax.get_legend_handles_labels()
+    markers = [h for h, label in zip(handles, labels, strict=True) if label.startswith("N =")]
+    gardner = [h for h in handles if h not in markers]
+    ax.legend(
+        handles=[*markers, cover, *gardner],
+        frameon=False,
+        fontsize="small",
+        title="markers: LP ± s.e.",
+        title_fontsize="small",
+    )
     sns.despine(fig)
     fig.tight_layout()
     return fig

@@ -7,6 +7,9 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 import xarray as xr
+from matplotlib.lines import Line2D
+
+from statmech_nn.plots.common import labelled_handles
 
 
 def _slice_groups(slices: Sequence[xr.Dataset]) -> dict[str, dict[str, xr.Dataset]]:
@@ -49,7 +52,7 @@ def slices_random_vs_hessian(
     gives the second-difference curvatures at the centre and flags a replica whose
     gradient is not small against the curvature over the range (a slope, not a
     critical point); the axes give each direction's length |d|. PCA planes show
-    the training trajectory.
+    the training trajectory. A legend names the marker and every line style.
     """
     from matplotlib.colors import SymLogNorm
 
@@ -64,6 +67,10 @@ def slices_random_vs_hessian(
         squeeze=False,
         constrained_layout=True,
     )
+    legend = {
+        "centre": Line2D([], [], color="k", marker="+", ms=8, ls="", label="θ* (replica 0)"),
+        "quantiles": Line2D([], [], color="k", lw=0.4, alpha=0.6, label="contours at quantiles"),
+    }
     for row, (label, by_name) in enumerate(groups.items()):
         for col, name in enumerate(names):
             ds, ax = by_name[name], axes[row, col]
@@ -81,10 +88,14 @@ def slices_random_vs_hessian(
             ax.contour(ds.a, ds.b, delta, levels=levels, colors="k", linewidths=0.4, alpha=0.6)
             if lo < 0 < hi:
                 ax.contour(ds.a, ds.b, delta, levels=[0.0], colors="k", linewidths=1.2)
+                legend["zero"] = Line2D([], [], color="k", lw=1.2, label="L = L(θ*)")
             ax.plot(0, 0, marker="+", color="k", markersize=8)
             if "trajectory" in ds:
                 traj = ds["trajectory"].isel(replica=0)
                 ax.plot(traj.sel(axis="a"), traj.sel(axis="b"), "o-", color="k", ms=2, lw=0.8)
+                legend["trajectory"] = Line2D(
+                    [], [], color="k", marker="o", ms=2, lw=0.8, label="training trajectory"
+                )
             kappa = ds["centre_curvature"].isel(replica=0).values
             title = f"{name}: κa = {kappa[0]:.3g}, κb = {kappa[1]:.3g}"
             if "critical" in ds and not bool(ds["critical"].isel(replica=0).all()):
@@ -99,6 +110,9 @@ def slices_random_vs_hessian(
                 label=f"L − L(θ*) ({unit}), symlog, linear ±{band:.1g}",
                 shrink=0.9,
             )
+    fig.legend(
+        handles=list(legend.values()), loc="outside lower center", ncols=4, fontsize="x-small"
+    )
     return fig
 
 
@@ -150,7 +164,7 @@ def projected_curvature(curvature: Sequence[xr.Dataset], style: Mapping) -> plt.
     mean κ (solid), tr H / P from the Hessian stage (dashed, when present),
     λmin (red) and λmax (marked at the right edge when off scale); the text
     gives the fractions of random directions and random planes with negative
-    curvature.
+    curvature. One legend names the lines of every panel.
     """
     fig, axes = plt.subplots(
         1,
@@ -193,5 +207,6 @@ def projected_curvature(curvature: Sequence[xr.Dataset], style: Mapping) -> plt.
         unit = ds["curvature"].attrs.get("units", "1")
         ax.set_xlabel(f"projected curvature κ ({unit})")
         ax.set_title(f"{ds.attrs['dataset']} / {ds.attrs['arch']}", fontsize="small")
-    axes[0, -1].legend(fontsize="x-small", loc="center right")
+    handles = labelled_handles(axes[0])  # every line any panel drew, once
+    fig.legend(handles=list(handles.values()), loc="outside right center", fontsize="x-small")
     return fig

@@ -6,15 +6,19 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 import xarray as xr
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+from statmech_nn.plots.common import legend_with
 
 
 def training_curves(runs: Sequence[xr.Dataset], style: Mapping) -> plt.Figure:
     """Loss (top) and accuracy (bottom) per epoch, one column per architecture.
 
     Lines are the mean over healthy replicas, bands ± one standard deviation;
-    train and test in colour, data sets by line style. Diverged replicas are
-    left out and counted in the panel title; where all diverged, their curves
-    up to divergence are shown instead.
+    train and test in colour, data sets by line style, all named in the legend.
+    Diverged replicas are left out and counted in the panel title; where all
+    diverged, their curves up to divergence are shown instead.
     """
     frames = []
     for ds in runs:
@@ -49,4 +53,6 @@ def training_curves(runs: Sequence[xr.Dataset], style: Mapping) -> plt.Figure:
     grid.set_axis_labels("epoch", "")
     for (metric, _), ax in grid.axes_dict.items():
         ax.set_ylabel("loss (nats)" if metric == "loss" else "accuracy")
+    band = Patch(color="grey", alpha=0.25, lw=0, label="band: ± 1 sd over replicas")
+    legend_with(grid, [Line2D([], [], color="grey", label="line: mean over replicas"), band])
     return grid.figure
