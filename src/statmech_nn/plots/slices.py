@@ -189,7 +189,7 @@ def projected_curvature(curvature: Sequence[xr.Dataset], style: Mapping) -> plt.
         else:
             ax.annotate(
                 f"λmax = {lam_max:.3g} →",
-                xy=(1.0, 0.9),
+                xy=(1.0, 0.6),  # below the fractions written at the top left
                 xycoords="axes fraction",
                 ha="right",
                 color="C2",
