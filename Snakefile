@@ -14,7 +14,7 @@
 #   hopfield/energy_descent.nc     energy and overlap along zero-T and Glauber dynamics
 #   ising/L{L}.nc                  2D Ising thermodynamics, samples, Onsager/exact references
 #   boltzmann/{data}_{method}.nc   RBM exact log-likelihood per epoch (cd, pcd, exact)
-#   figures/{name}.{pdf,png}       made by rule figure_{name} in workflow/rules/figures.smk
+#   figures/{name}.{pdf,png}       rule figure_{name}: one row of FIGURE_TABLE in workflow/rules/figures.smk
 #   logs/<stage>/...               one log per job, mirroring its output path
 #   benchmarks/<stage>/...         wall time and memory per job
 import os

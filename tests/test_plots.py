@@ -134,10 +134,11 @@ def test_ising_figure_draws_kaufman_for_every_L_and_names_every_line_style(tmp_p
     plots.save(fig, [tmp_path / "f.png"], STYLE)
 
 
-def test_hopfield_capacity_figure_draws_the_bootstrap_error_of_alpha_c(tmp_path):
+def _hopfield_capacity() -> xr.Dataset:
+    """A capacity file: N = 100 has a measured α_c with its error, N = 200 none in range."""
     n, alpha, start = [100, 200], np.array([0.1, 0.15, 0.2]), ["stored", "corrupted"]
     dims = ("N", "alpha", "start")
-    ds = xr.Dataset(
+    return xr.Dataset(
         {
             "load": (("N", "alpha"), np.tile(alpha, (2, 1))),
             "m_mean": (dims, np.ones((2, 3, 2))),
@@ -151,6 +152,10 @@ def test_hopfield_capacity_figure_draws_the_bootstrap_error_of_alpha_c(tmp_path)
         coords={"N": n, "alpha": alpha, "start": start, "alpha_theory": [0.1, 0.2]},
         attrs={"retrieval_threshold": 0.9},
     )
+
+
+def test_hopfield_capacity_figure_draws_the_bootstrap_error_of_alpha_c(tmp_path):
+    ds = _hopfield_capacity()
     fig = plots.hopfield_capacity(ds, STYLE)
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert "N = 100: $\\alpha_c$ = 0.160 ± 0.012" in labels
@@ -194,3 +199,182 @@ def test_rbm_figure_marks_flagged_runs_and_separates_the_ising_references(tmp_pa
     assert "Ising model $-H(p)$ (best expected)" in labels
     assert "run ending below its start or the uniform model" in labels
     plots.save(fig, [tmp_path / "f.png"], STYLE)
+
+
+# ---------------------------------------------------------------- every style in a legend
+# issue 16 item 2: each line style, marker and band a figure draws is named in one of its
+# legends. Small synthetic Datasets with the variables each figure reads.
+
+
+def _perceptron_curves() -> xr.Dataset:
+    alpha, fine, algorithms = [0.5, 1.0, 2.0], np.linspace(0.5, 2.0, 5), ["gibbs", "hebb", "sgd"]
+    data = {"N": ((), 50)}
+    for name in ("generalization_error", "teacher_overlap", "student_overlap"):
+        data[name] = (("algorithm", "alpha"), np.full((3, 3), 0.3))
+        data[f"{name}_stderr"] = (("algorithm", "alpha"), np.full((3, 3), 0.02))
+    for name in ("generalization_error", "teacher_overlap"):
+        theory = np.full((3, 5), 0.25)
+        theory[2] = np.nan  # no theory for sgd
+        data[f"{name}_theory"] = (("algorithm", "alpha_theory"), theory)
+    coords = {"algorithm": algorithms, "alpha": alpha, "alpha_theory": fine}
+    return xr.Dataset(data, coords=coords)
+
+
+def _perceptron_capacity() -> xr.Dataset:
+    n, alpha, p = [10, 20], [1.0, 2.0, 3.0], np.arange(1, 61)
+    return xr.Dataset(
+        {
+            "alpha_effective": (("N", "alpha"), [[1.0, 2.0, 3.0]] * 2),
+            "separable_fraction": (("N", "alpha"), [[1.0, 0.5, 0.1]] * 2),
+            "separable_fraction_stderr": (("N", "alpha"), np.full((2, 3), 0.05)),
+            "cover_curve": (("N", "P"), np.clip(1.5 - p / 40, 0, 1)[None].repeat(2, 0)),
+            "alpha_c": ((), 2.0),
+        },
+        coords={"N": n, "alpha": alpha, "P": p},
+    )
+
+
+def _hopfield_energy() -> xr.Dataset:
+    dims, shape = ("temperature", "start", "trial", "t"), (2, 2, 3, 4)
+    values = np.random.default_rng(0).normal(-0.5, 0.05, shape)
+    return xr.Dataset(
+        {"energy": (dims, values), "m": (dims, values + 1), "pattern_energy": ((), -0.5)},
+        coords={"temperature": [0.0, 0.3], "start": ["corrupted", "random"], "t": np.arange(4)},
+        attrs={"N": 100, "P": 5},
+    )
+
+
+def _slice(direction: str, kinds: list[str], trajectory: bool = False) -> xr.Dataset:
+    axes = ["a", "b"][: len(kinds)]
+    grid = np.linspace(-1, 1, 5)
+    coords = {"replica": [0, 1], "axis": axes, "a": grid}
+    if len(kinds) == 2:
+        coords["b"] = grid
+        loss = 0.1 + grid[:, None] ** 2 - 0.5 * grid[None, :] ** 2
+        dims = ("replica", "a", "b")
+        loss = np.stack([loss, loss])
+    else:
+        dims, loss = ("replica", "a"), np.stack([0.1 + grid**2] * 2)
+    data = {
+        "train_loss": (dims, loss, {"units": "nats"}),
+        "test_loss": (dims, loss + 0.05, {"units": "nats"}),
+        "centre_curvature": (("replica", "axis"), np.ones((2, len(axes)))),
+        "axis_kind": ("axis", kinds),
+        "direction_norm": (("replica", "axis"), np.ones((2, len(axes)))),
+    }
+    if trajectory:
+        data["trajectory"] = (("replica", "axis", "step"), np.zeros((2, 2, 3)))
+    attrs = {"dataset": "digits", "arch": "mlp-d1-w8", "direction": direction}
+    return xr.Dataset(data, coords=coords, attrs=attrs)
+
+
+def _curvature() -> xr.Dataset:
+    kappa = np.random.default_rng(1).normal(0.1, 0.05, (2, 40))
+    return xr.Dataset(
+        {
+            "curvature": (("replica", "sample"), kappa, {"units": "nats"}),
+            "lambda_min": ("replica", [-0.05, -0.04]),
+            "lambda_max": ("replica", [5.0, 5.0]),
+            "trace_per_param": ("replica", [0.1, 0.1]),
+            "fraction_negative": ("replica", [0.1, 0.0]),
+            "fraction_planes_negative": ("replica", [0.2, 0.1]),
+        },
+        attrs={"dataset": "digits", "arch": "mlp-d1-w8"},
+    )
+
+
+def _hessian_run(depth: int, dense: bool) -> xr.Dataset:
+    lam = np.linspace(-1, 5, 30)
+    data = {
+        "status": ("replica", ["ok", "ok"]),
+        "density": (("replica", "lambda"), np.exp(-(lam**2))[None].repeat(2, 0), {"units": "1"}),
+        "lambda_extreme": (("replica", "which"), [[5.0, -0.1], [4.0, -0.2]], {"units": "nats"}),
+        "mean_curvature": ("replica", [0.1, 0.2]),
+        "ggn_lambda_extreme": (("replica", "which"), [[5.0, 0.0], [4.0, 0.0]]),
+        "ggn_trace_hutchinson": ("replica", [10.0, 12.0]),
+    }
+    if dense:
+        data["dense_eigenvalues"] = (
+            ("replica", "eigen"),
+            np.linspace(-1, 5, 20)[None].repeat(2, 0),
+        )
+    attrs = {"dataset": "digits", "arch": f"mlp-d{depth}-w8", "n_params": 100}
+    attrs |= {"depth": depth, "width": 8}
+    coords = {
+        "replica": [0, 1],
+        "lambda": ("lambda", lam, {"units": "nats"}),
+        "which": ["max", "min"],
+    }
+    return xr.Dataset(data, coords=coords, attrs=attrs)
+
+
+FIGURE_DATA = {
+    "training_curves": lambda: [_train_run("mlp-d1-w8", "digits", ["ok", "ok"])],
+    "perceptron_generalization": _perceptron_curves,
+    "perceptron_capacity": _perceptron_capacity,
+    "hopfield_capacity": _hopfield_capacity,
+    "hopfield_energy": _hopfield_energy,
+    "ising_thermodynamics": lambda: [_ising_lattice(4), _ising_lattice(8)],
+    "rbm_loglik": lambda: [
+        _rbm_run("bars_and_stripes", "cd", -12.0, ising=False),
+        _rbm_run("ising_cold", "exact", -2.5, ising=True),
+    ],
+    "slices_random_vs_hessian": lambda: [
+        _slice("random", ["random", "random"]),
+        _slice("pca", ["pca1", "pca2"], trajectory=True),
+    ],
+    "slices_1d": lambda: [_slice("random_line", ["random"]), _slice("segment", ["segment"])],
+    "projected_curvature": lambda: [_curvature(), _curvature()],
+    "hessian_spectrum": lambda: [_hessian_run(1, dense=False), _hessian_run(2, dense=True)],
+    "curvature_vs_depth": lambda: [_hessian_run(1, dense=False), _hessian_run(2, dense=True)],
+    "overlap_distributions": lambda: [
+        _overlap_run("digits", 100, 1, 0).assign_coords(replica=np.arange(4))
+    ],
+    "overlap_vs_depth": lambda: [_overlap_run("digits", 100, d, d) for d in (1, 2)],
+    "overlap_vs_train_size": lambda: [_overlap_run("digits", n, 1, n) for n in (100, 300)],
+}
+FIGURE_ARGS = {
+    "slices_random_vs_hessian": {"names": ["random", "pca"]},
+    "slices_1d": {"names": ["random_line", "segment"]},
+}
+NO_STYLE = {"None", "", " ", None}
+CAPS = {"_", "|"}  # error-bar caps, named by the marker they end
+
+
+def _line_styles(lines) -> tuple[set, set]:
+    """(line styles, markers) of visible lines; a zero-width line shows only its markers."""
+    styles = {ln.get_linestyle() for ln in lines if ln.get_linewidth() > 0} - NO_STYLE
+    markers = {ln.get_marker() for ln in lines} - NO_STYLE
+    return styles, markers
+
+
+def _legend_artists(fig) -> list:
+    """Every artist drawn inside the figure's legends (an error bar's marker included), less
+    the legends' frames."""
+    legends = [*fig.legends, *(ax.get_legend() for ax in fig.axes if ax.get_legend())]
+    return [
+        artist
+        for legend in legends
+        for artist in legend.findobj()
+        if artist is not legend and artist is not legend.legendPatch
+    ]
+
+
+@pytest.mark.parametrize("name", FIGURE_DATA)
+def test_every_line_style_marker_and_band_is_in_a_legend(name, tmp_path):
+    from matplotlib.collections import PolyCollection
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    fig = getattr(plots, name)(FIGURE_DATA[name](), style=STYLE, **FIGURE_ARGS.get(name, {}))
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    drawn = [ln for ax in axes for ln in ax.get_lines() if ln.get_visible() and len(ln.get_xdata())]
+    handles = _legend_artists(fig)
+    assert handles, f"{name}: no legend"
+    styles, markers = _line_styles(drawn)
+    named_styles, named_markers = _line_styles([h for h in handles if isinstance(h, Line2D)])
+    assert styles <= named_styles, f"{name}: line styles {styles - named_styles} not in a legend"
+    assert markers - CAPS <= named_markers, f"{name}: markers {markers - named_markers} unnamed"
+    if any(isinstance(c, PolyCollection) for ax in axes for c in ax.collections):
+        assert any(isinstance(h, Patch | PolyCollection) for h in handles), f"{name}: band unnamed"
+    plots.save(fig, [tmp_path / f"{name}.png"], STYLE)

@@ -1,333 +1,156 @@
-rule figure_training_curves:
-    input:
+# Every figure of the study: one row of FIGURE_TABLE each, one rule per row made by the loop
+# below, one script for all (scripts/figure.py). Figure `name` is
+# results/figures/{name}.{figures.formats}, made by rule figure_{name}, drawn by
+# statmech_nn.plots.<plot>, captioned by workflow/report/{name}.rst in the report.
+# Adding a figure: one row here, one plot function (statmech_nn.plots, module docstring).
+
+
+def figure(plot, input, required, category, one_file=False, **args):
+    """One row of the figure table.
+
+    plot: the function of statmech_nn.plots that draws it, called as
+        plot(data, style=<config figures section>, **args);
+    input: the files it reads (each checked to come from the rule that makes it);
+    required: the variables every input must hold;
+    category: the report section its PNG is listed under;
+    one_file: pass the one input's Dataset instead of the list of Datasets;
+    args: the figure's own settings, params of its rule (a change redraws it).
+    """
+    return dict(
+        plot=plot,
+        input=input,
+        required=sorted(required),
+        category=category,
+        one_file=one_file,
+        args=canonical(args),
+    )
+
+
+FIGURE_TABLE = {
+    "training_curves": figure(
+        "training_curves",
         train_targets(),
-    output:
-        figure_outputs("training_curves", "Training"),
-    log:
-        "results/logs/figures/training_curves.log",
-    benchmark:
-        "results/benchmarks/figures/training_curves.tsv"
-    localrule: True
-    conda:
-        "../envs/statmech.yaml"
-    threads: 1
-    resources:
-        mem_mb=lambda wc, attempt: 2000 * attempt,
-        runtime=10,
-    params:
-        style=section("figures"),
-    script:
-        "../../scripts/figure_training_curves.py"
-
-
-rule figure_perceptron_generalization:
-    input:
-        "results/perceptron/learning_curves.nc",
-    output:
-        figure_outputs("perceptron_generalization", "Perceptron"),
-    log:
-        "results/logs/figures/perceptron_generalization.log",
-    benchmark:
-        "results/benchmarks/figures/perceptron_generalization.tsv"
-    localrule: True
-    conda:
-        "../envs/statmech.yaml"
-    threads: 1
-    resources:
-        mem_mb=lambda wc, attempt: 1000 * attempt,
-        runtime=10,
-    params:
-        style=section("figures"),
-    script:
-        "../../scripts/figure_perceptron_generalization.py"
-
-
-rule figure_perceptron_capacity:
-    input:
-        "results/perceptron/capacity.nc",
-    output:
-        figure_outputs("perceptron_capacity", "Perceptron"),
-    log:
-        "results/logs/figures/perceptron_capacity.log",
-    benchmark:
-        "results/benchmarks/figures/perceptron_capacity.tsv"
-    localrule: True
-    conda:
-        "../envs/statmech.yaml"
-    threads: 1
-    resources:
-        mem_mb=lambda wc, attempt: 1000 * attempt,
-        runtime=10,
-    params:
-        style=section("figures"),
-    script:
-        "../../scripts/figure_perceptron_capacity.py"
-
-
-rule figure_hopfield_capacity:
-    input:
-        "results/hopfield/capacity.nc",
-    output:
-        figure_outputs("hopfield_capacity", "Hopfield"),
-    log:
-        "results/logs/figures/hopfield_capacity.log",
-    benchmark:
-        "results/benchmarks/figures/hopfield_capacity.tsv"
-    localrule: True
-    conda:
-        "../envs/statmech.yaml"
-    threads: 1
-    resources:
-        mem_mb=lambda wc, attempt: 2000 * attempt,
-        runtime=10,
-    params:
-        style=section("figures"),
-    script:
-        "../../scripts/hopfield_figure_capacity.py"
-
-
-rule figure_hopfield_energy:
-    input:
-        "results/hopfield/energy_descent.nc",
-    output:
-        figure_outputs("hopfield_energy", "Hopfield"),
-    log:
-        "results/logs/figures/hopfield_energy.log",
-    benchmark:
-        "results/benchmarks/figures/hopfield_energy.tsv"
-    localrule: True
-    conda:
-        "../envs/statmech.yaml"
-    threads: 1
-    resources:
-        mem_mb=lambda wc, attempt: 2000 * attempt,
-        runtime=10,
-    params:
-        style=section("figures"),
-    script:
-        "../../scripts/hopfield_figure_energy.py"
-
-
-rule figure_ising_thermodynamics:
-    input:
+        ["train_loss", "test_accuracy"],
+        "Training",
+    ),
+    "perceptron_generalization": figure(
+        "perceptron_generalization",
+        ["results/perceptron/learning_curves.nc"],
+        ["generalization_error", "generalization_error_theory"],
+        "Perceptron",
+        one_file=True,
+    ),
+    "perceptron_capacity": figure(
+        "perceptron_capacity",
+        ["results/perceptron/capacity.nc"],
+        ["separable_fraction", "cover_curve", "alpha_c"],
+        "Perceptron",
+        one_file=True,
+    ),
+    "hopfield_capacity": figure(
+        "hopfield_capacity",
+        ["results/hopfield/capacity.nc"],
+        ["m_mean", "alpha_c", "m_theory"],
+        "Hopfield",
+        one_file=True,
+    ),
+    "hopfield_energy": figure(
+        "hopfield_energy",
+        ["results/hopfield/energy_descent.nc"],
+        ["energy", "m", "pattern_energy"],
+        "Hopfield",
+        one_file=True,
+    ),
+    "ising_thermodynamics": figure(
+        "ising_thermodynamics",
         ising_targets(),
-    output:
-        figure_outputs("ising_thermodynamics", "Ising"),
-    log:
-        "results/logs/figures/ising_thermodynamics.log",
-    benchmark:
-        "results/benchmarks/figures/ising_thermodynamics.tsv"
-    localrule: True
-    conda:
-        "../envs/statmech.yaml"
-    threads: 1
-    resources:
-        mem_mb=lambda wc, attempt: 2000 * attempt,
-        runtime=10,
-    params:
-        style=section("figures"),
-    script:
-        "../../scripts/ising_figure_thermodynamics.py"
-
-
-rule figure_rbm_loglik:
-    input:
+        ["energy", "onsager_energy"],
+        "Ising",
+    ),
+    "rbm_loglik": figure(
+        "rbm_loglik",
         boltzmann_targets(),
-    output:
-        figure_outputs("rbm_loglik", "Boltzmann"),
-    log:
-        "results/logs/figures/rbm_loglik.log",
-    benchmark:
-        "results/benchmarks/figures/rbm_loglik.tsv"
-    localrule: True
-    conda:
-        "../envs/statmech.yaml"
-    threads: 1
-    resources:
-        mem_mb=lambda wc, attempt: 2000 * attempt,
-        runtime=10,
-    params:
-        style=section("figures"),
-    script:
-        "../../scripts/boltzmann_figure_loglik.py"
-
-
-# --- end Ising family ---
-
-
-rule figure_slices_random_vs_hessian:
-    input:
+        ["loglik", "best_loglik"],
+        "Boltzmann",
+    ),
+    "slices_random_vs_hessian": figure(
+        "slices_random_vs_hessian",
         slice_paths(config["slices"]["figure_planes"]),
-    output:
-        figure_outputs("slices_random_vs_hessian", "Landscape"),
-    log:
-        "results/logs/figures/slices_random_vs_hessian.log",
-    benchmark:
-        "results/benchmarks/figures/slices_random_vs_hessian.tsv"
-    localrule: True
-    conda:
-        "../envs/statmech.yaml"
-    threads: 1
-    resources:
-        mem_mb=lambda wc, attempt: 2000 * attempt,
-        runtime=10,
-    params:
-        style=section("figures"),
+        ["train_loss", "centre_curvature"],
+        "Landscape",
         names=config["slices"]["figure_planes"],
-    script:
-        "../../scripts/slices_figure_random_vs_hessian.py"
-
-
-rule figure_slices_1d:
-    input:
+    ),
+    "slices_1d": figure(
+        "slices_1d",
         slice_paths(config["slices"]["figure_lines"]),
-    output:
-        figure_outputs("slices_1d", "Landscape"),
-    log:
-        "results/logs/figures/slices_1d.log",
-    benchmark:
-        "results/benchmarks/figures/slices_1d.tsv"
-    localrule: True
-    conda:
-        "../envs/statmech.yaml"
-    threads: 1
-    resources:
-        mem_mb=lambda wc, attempt: 2000 * attempt,
-        runtime=10,
-    params:
-        style=section("figures"),
+        ["train_loss", "test_loss"],
+        "Landscape",
         names=config["slices"]["figure_lines"],
-    script:
-        "../../scripts/slices_figure_1d.py"
-
-
-rule figure_projected_curvature:
-    input:
+    ),
+    "projected_curvature": figure(
+        "projected_curvature",
         slice_paths(["curvature"]),
-    output:
-        figure_outputs("projected_curvature", "Landscape"),
-    log:
-        "results/logs/figures/projected_curvature.log",
-    benchmark:
-        "results/benchmarks/figures/projected_curvature.tsv"
-    localrule: True
-    conda:
-        "../envs/statmech.yaml"
-    threads: 1
-    resources:
-        mem_mb=lambda wc, attempt: 2000 * attempt,
-        runtime=10,
-    params:
-        style=section("figures"),
-    script:
-        "../../scripts/curvature_figure.py"
-
-
-rule figure_hessian_spectrum:
-    input:
+        ["curvature", "lambda_min"],
+        "Landscape",
+    ),
+    "hessian_spectrum": figure(
+        "hessian_spectrum",
         hessian_targets(),
-    output:
-        figure_outputs("hessian_spectrum", "Hessian"),
-    log:
-        "results/logs/figures/hessian_spectrum.log",
-    benchmark:
-        "results/benchmarks/figures/hessian_spectrum.tsv"
-    localrule: True
-    conda:
-        "../envs/statmech.yaml"
-    threads: 1
-    resources:
-        mem_mb=lambda wc, attempt: 2000 * attempt,
-        runtime=10,
-    params:
-        style=section("figures"),
-    script:
-        "../../scripts/figure_hessian_spectrum.py"
-
-
-rule figure_curvature_vs_depth:
-    input:
+        ["density", "lambda_extreme"],
+        "Hessian",
+    ),
+    "curvature_vs_depth": figure(
+        "curvature_vs_depth",
         hessian_targets(),
-    output:
-        figure_outputs("curvature_vs_depth", "Hessian"),
-    log:
-        "results/logs/figures/curvature_vs_depth.log",
-    benchmark:
-        "results/benchmarks/figures/curvature_vs_depth.tsv"
-    localrule: True
-    conda:
-        "../envs/statmech.yaml"
-    threads: 1
-    resources:
-        mem_mb=lambda wc, attempt: 2000 * attempt,
-        runtime=10,
-    params:
-        style=section("figures"),
-    script:
-        "../../scripts/figure_curvature_vs_depth.py"
-
-
-rule figure_overlap_distributions:
-    input:
+        ["lambda_extreme", "mean_curvature"],
+        "Hessian",
+    ),
+    "overlap_distributions": figure(
+        "overlap_distributions",
         overlaps_targets(),
-    output:
-        figure_outputs("overlap_distributions", "Overlaps"),
-    log:
-        "results/logs/figures/overlap_distributions.log",
-    benchmark:
-        "results/benchmarks/figures/overlap_distributions.tsv"
-    localrule: True
-    conda:
-        "../envs/statmech.yaml"
-    threads: 1
-    resources:
-        mem_mb=lambda wc, attempt: 2000 * attempt,
-        runtime=10,
-    params:
-        style=section("figures"),
-    script:
-        "../../scripts/figure_overlap_distributions.py"
-
-
-rule figure_overlap_vs_depth:
-    input:
+        ["q_pair"],
+        "Overlaps",
+    ),
+    "overlap_vs_depth": figure(
+        "overlap_vs_depth",
         overlaps_targets(),
-    output:
-        figure_outputs("overlap_vs_depth", "Overlaps"),
-    log:
-        "results/logs/figures/overlap_vs_depth.log",
-    benchmark:
-        "results/benchmarks/figures/overlap_vs_depth.tsv"
-    localrule: True
-    conda:
-        "../envs/statmech.yaml"
-    threads: 1
-    resources:
-        mem_mb=lambda wc, attempt: 2000 * attempt,
-        runtime=10,
-    params:
-        style=section("figures"),
-    script:
-        "../../scripts/figure_overlap_vs_depth.py"
-
-
-rule figure_overlap_vs_train_size:
-    input:
+        ["q_pair", "barrier", "n_basins"],
+        "Overlaps",
+    ),
+    "overlap_vs_train_size": figure(
+        "overlap_vs_train_size",
         overlaps_targets(),
-    output:
-        figure_outputs("overlap_vs_train_size", "Overlaps"),
-    log:
-        "results/logs/figures/overlap_vs_train_size.log",
-    benchmark:
-        "results/benchmarks/figures/overlap_vs_train_size.tsv"
-    localrule: True
-    conda:
-        "../envs/statmech.yaml"
-    threads: 1
-    resources:
-        mem_mb=lambda wc, attempt: 2000 * attempt,
-        runtime=10,
-    params:
-        style=section("figures"),
-    script:
-        "../../scripts/figure_overlap_vs_train_size.py"
+        ["q_pair", "barrier", "n_basins"],
+        "Overlaps",
+    ),
+}
+
+
+for _name, _row in FIGURE_TABLE.items():
+
+    rule:
+        name:
+            f"figure_{_name}"
+        input:
+            _row["input"],
+        output:
+            figure_outputs(_name, _row["category"]),
+        log:
+            f"results/logs/figures/{_name}.log",
+        benchmark:
+            f"results/benchmarks/figures/{_name}.tsv"
+        localrule: True
+        conda:
+            "../envs/statmech.yaml"
+        threads: 1
+        resources:
+            mem_mb=lambda wc, attempt: 2000 * attempt,
+            runtime=10,
+        params:
+            style=section("figures"),
+            plot=_row["plot"],
+            required=_row["required"],
+            one_file=_row["one_file"],
+            args=_row["args"],
+        script:
+            "../../scripts/figure.py"

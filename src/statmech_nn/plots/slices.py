@@ -1,0 +1,212 @@
+"""Loss-landscape slices and projected curvatures (stage slices)."""
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+import xarray as xr
+from matplotlib.lines import Line2D
+
+from statmech_nn.plots.common import labelled_handles
+
+
+def _slice_groups(slices: Sequence[xr.Dataset]) -> dict[str, dict[str, xr.Dataset]]:
+    """Slice Datasets grouped by "dataset / arch", then by direction name (file order)."""
+    groups: dict[str, dict[str, xr.Dataset]] = {}
+    for ds in slices:
+        row = f"{ds.attrs['dataset']} / {ds.attrs['arch']}"
+        groups.setdefault(row, {})[ds.attrs["direction"]] = ds
+    return groups
+
+
+def _axis_label(ds: xr.Dataset, axis: str) -> str:
+    kind = str(ds["axis_kind"].sel(axis=axis).values)
+    name = {
+        "random": "random direction",
+        "hessian_max": "λmax eigenvector",
+        "hessian_min": "λmin eigenvector",
+        "pca1": "1st trajectory PC",
+        "pca2": "2nd trajectory PC",
+        "segment": "t (replica → next replica)",
+    }[kind]
+    if kind == "segment":
+        return name
+    norm = float(ds["direction_norm"].isel(replica=0).sel(axis=axis))
+    return f"{axis} along {name}\n(units of |d| = {norm:.3g})"
+
+
+def slices_random_vs_hessian(
+    slices: Sequence[xr.Dataset], names: Sequence[str], style: Mapping
+) -> plt.Figure:
+    """Heat maps of L − L(θ*) on planes through the trained point, first replica.
+
+    One row per data set and architecture, one column per plane in ``names``.
+    A diverging colour scale centred on zero, equal on both sides (symmetric
+    logarithmic beyond a small linear band, so a shallow dip below L(θ*) stays
+    visible next to a steep rise: the colour bar says so), shows loss below the
+    trained point in blue: the random plane looks like a minimum (all red), the
+    plane of the λmax and λmin eigenvectors shows the saddle when λmin < 0. Thin
+    contours at quantiles of the values; the bold contour is L = L(θ*). The title
+    gives the second-difference curvatures at the centre and flags a replica whose
+    gradient is not small against the curvature over the range (a slope, not a
+    critical point); the axes give each direction's length |d|. PCA planes show
+    the training trajectory. A legend names the marker and every line style.
+    """
+    from matplotlib.colors import SymLogNorm
+
+    groups = _slice_groups(slices)
+    fig, axes = plt.subplots(
+        len(groups),
+        len(names),
+        figsize=(
+            style["panel_width"] * len(names) * 1.15,
+            style["panel_height"] * len(groups) * 1.1,
+        ),
+        squeeze=False,
+        constrained_layout=True,
+    )
+    legend = {
+        "centre": Line2D([], [], color="k", marker="+", ms=8, ls="", label="θ* (replica 0)"),
+        "quantiles": Line2D([], [], color="k", lw=0.4, alpha=0.6, label="contours at quantiles"),
+    }
+    for row, (label, by_name) in enumerate(groups.items()):
+        for col, name in enumerate(names):
+            ds, ax = by_name[name], axes[row, col]
+            loss = ds["train_loss"].isel(replica=0)
+            centre = loss.sel(a=0, b=0, method="nearest")
+            delta = (loss - centre).transpose("b", "a").values
+            lo, hi = float(delta.min()), float(delta.max())
+            reach = max(abs(lo), abs(hi), 1e-12)
+            nonzero = np.abs(delta[np.abs(delta) > 0])
+            band = float(np.quantile(nonzero, 0.1)) if nonzero.size else reach * 1e-3
+            band = min(max(band, reach * 1e-6), reach * 0.1)
+            norm = SymLogNorm(linthresh=band, vmin=-reach, vmax=reach, base=10)
+            mesh = ax.pcolormesh(ds.a, ds.b, delta, cmap="RdBu_r", norm=norm, shading="auto")
+            levels = np.unique(np.quantile(delta, np.linspace(0.05, 0.95, 8)))
+            ax.contour(ds.a, ds.b, delta, levels=levels, colors="k", linewidths=0.4, alpha=0.6)
+            if lo < 0 < hi:
+                ax.contour(ds.a, ds.b, delta, levels=[0.0], colors="k", linewidths=1.2)
+                legend["zero"] = Line2D([], [], color="k", lw=1.2, label="L = L(θ*)")
+            ax.plot(0, 0, marker="+", color="k", markersize=8)
+            if "trajectory" in ds:
+                traj = ds["trajectory"].isel(replica=0)
+                ax.plot(traj.sel(axis="a"), traj.sel(axis="b"), "o-", color="k", ms=2, lw=0.8)
+                legend["trajectory"] = Line2D(
+                    [], [], color="k", marker="o", ms=2, lw=0.8, label="training trajectory"
+                )
+            kappa = ds["centre_curvature"].isel(replica=0).values
+            title = f"{name}: κa = {kappa[0]:.3g}, κb = {kappa[1]:.3g}"
+            if "critical" in ds and not bool(ds["critical"].isel(replica=0).all()):
+                title += "\nslope ≥ 0.1 × curvature: not a critical point"
+            ax.set_title(title, fontsize="small")
+            ax.set_xlabel(_axis_label(ds, "a"))
+            ax.set_ylabel(f"{label}\n{_axis_label(ds, 'b')}" if col == 0 else _axis_label(ds, "b"))
+            unit = ds["train_loss"].attrs.get("units", "1")
+            fig.colorbar(
+                mesh,
+                ax=ax,
+                label=f"L − L(θ*) ({unit}), symlog, linear ±{band:.1g}",
+                shrink=0.9,
+            )
+    fig.legend(
+        handles=list(legend.values()), loc="outside lower center", ncols=4, fontsize="x-small"
+    )
+    return fig
+
+
+def slices_1d(slices: Sequence[xr.Dataset], names: Sequence[str], style: Mapping) -> plt.Figure:
+    """Training and test loss along lines through the trained points, every replica.
+
+    One row per data set and architecture, one column per line in ``names``
+    (random, Hessian eigenvector or replica-to-replica segment).
+    """
+    groups = _slice_groups(slices)
+    frames = []
+    for label, by_name in groups.items():
+        for name in names:
+            ds = by_name[name]
+            for split in ("train", "test"):
+                df = ds[f"{split}_loss"].to_dataframe(name="loss").reset_index()
+                frames.append(df.assign(split=split, row=label, direction=name))
+    df = pd.concat(frames, ignore_index=True)
+    grid = sns.relplot(
+        data=df,
+        x="a",
+        y="loss",
+        hue="replica",
+        style="split",
+        row="row",
+        col="direction",
+        col_order=list(names),
+        kind="line",
+        palette="colorblind",
+        estimator=None,
+        units=None,
+        facet_kws={"sharex": False, "sharey": False, "margin_titles": True},
+        height=style["panel_height"],
+        aspect=style["panel_width"] / style["panel_height"],
+    )
+    grid.set_titles(row_template="{row_name}", col_template="{col_name}")
+    first = next(iter(groups.values()))
+    unit = first[names[0]]["train_loss"].attrs.get("units", "1")
+    for (_, name), ax in grid.axes_dict.items():
+        ax.set_xlabel(_axis_label(first[name], "a"))
+        ax.set_ylabel(f"loss ({unit})")
+    return grid.figure
+
+
+def projected_curvature(curvature: Sequence[xr.Dataset], style: Mapping) -> plt.Figure:
+    """Histogram of random-projection curvatures κ = δᵀHδ/|δ|², with tr H / P, λmin, λmax.
+
+    One panel per data set and architecture, all sliced replicas pooled. Lines:
+    mean κ (solid), tr H / P from the Hessian stage (dashed, when present),
+    λmin (red) and λmax (marked at the right edge when off scale); the text
+    gives the fractions of random directions and random planes with negative
+    curvature. One legend names the lines of every panel.
+    """
+    fig, axes = plt.subplots(
+        1,
+        len(curvature),
+        figsize=(style["panel_width"] * len(curvature), style["panel_height"] * 1.2),
+        squeeze=False,
+        constrained_layout=True,
+    )
+    for ax, ds in zip(axes[0], curvature, strict=True):
+        kappa = ds["curvature"].values.ravel()
+        lam_min = float(ds["lambda_min"].mean())
+        lam_max = float(ds["lambda_max"].mean())
+        sns.histplot(x=kappa, ax=ax, stat="density", color="C0", label="random δ")
+        ax.axvline(kappa.mean(), color="C0", lw=1.5, label="mean κ")
+        if "trace_per_param" in ds:
+            ax.axvline(float(ds["trace_per_param"].mean()), color="k", ls="--", label="tr H / P")
+        ax.axvline(lam_min, color="C3", lw=1.5, label="λmin")
+        left, right = ax.get_xlim()
+        ax.set_xlim(min(left, lam_min * 1.1), right)
+        if lam_max <= ax.get_xlim()[1]:
+            ax.axvline(lam_max, color="C2", lw=1.5, label="λmax")
+        else:
+            ax.annotate(
+                f"λmax = {lam_max:.3g} →",
+                xy=(1.0, 0.6),  # below the fractions written at the top left
+                xycoords="axes fraction",
+                ha="right",
+                color="C2",
+                fontsize="small",
+            )
+        ax.text(
+            0.02,
+            0.97,
+            f"κ < 0: {float(ds['fraction_negative'].mean()):.0%} of directions\n"
+            f"planes with κ < 0: {float(ds['fraction_planes_negative'].mean()):.0%}",
+            transform=ax.transAxes,
+            va="top",
+            fontsize="x-small",
+        )
+        unit = ds["curvature"].attrs.get("units", "1")
+        ax.set_xlabel(f"projected curvature κ ({unit})")
+        ax.set_title(f"{ds.attrs['dataset']} / {ds.attrs['arch']}", fontsize="small")
+    handles = labelled_handles(axes[0])  # every line any panel drew, once
+    fig.legend(handles=list(handles.values()), loc="outside right center", fontsize="x-small")
+    return fig
