@@ -404,7 +404,7 @@ def _check_images(config: dict, arch: str, key: str) -> None:
     """A CNN trains on images: digits with ``images: true`` or a user's file."""
     for name in config["train"]["datasets"]:
         spec = config["datasets"][name]
-        if spec["kind"] == "teacher_student" or (
+        if spec["kind"] in ("teacher_student", "function") or (
             spec["kind"] == "digits" and not spec.get("images")
         ):
             raise ConfigError(
@@ -432,7 +432,8 @@ def _sizes(spec: Mapping) -> tuple[int, int, int]:
     """Inputs, classes and samples (training and test) of a ``datasets`` entry."""
     if spec["kind"] == "digits":
         return DIGITS_FEATURES, DIGITS_CLASSES, DIGITS_SAMPLES
-    return spec["dim"], 2, spec["n_train"] + spec["n_test"]
+    outputs = 1 if spec["kind"] == "function" else 2
+    return spec["dim"], outputs, spec["n_train"] + spec["n_test"]
 
 
 def training_bytes(train: Mapping, spec: Mapping, arch: str) -> int:
