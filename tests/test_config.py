@@ -163,8 +163,8 @@ REFUSED = {
     "top-level-typo": (
         {"sed": 1},
         "config sed: unknown key (allowed at the top level: boltzmann, datasets, device, "
-        "figures, hessian, hopfield, ising, models, overlaps, perceptron, seed, slices, threads, "
-        "train)",
+        "figures, hessian, hopfield, ising, models, overlaps, paper, perceptron, seed, slices, "
+        "threads, train)",
     ),
     "wrong-type": (
         {"train.epochs": "ten"},
@@ -194,6 +194,24 @@ REFUSED = {
         {"datasets.digits.train_size": 5000},
         "config datasets.digits.train_size: 5000 is more than the 1347 training samples of "
         "this entry (allowed: at most 1347)",
+    ),
+    "paper-more-negative-than-eigenvalues": (
+        {"paper": {"saddle": {"n_params": 50, "n_negative": 60}}},
+        "config paper.saddle.n_negative: 60 is more than n_params (50)",
+    ),
+    "paper-range-upside-down": (
+        {"paper": {"saddle": {"positive": [2.0, 1.0]}}},
+        "config paper.saddle.positive: [2.0, 1.0] is not [low, high]",
+    ),
+    "paper-function-of-wrong-kind": (
+        {"paper": {"function": {"dataset": "teacher"}}},
+        "config paper.function.dataset: datasets.teacher is of kind 'teacher_student', "
+        "expected 'function'",
+    ),
+    "paper-huge-saddle": (
+        {"paper": {"saddle": {"n_params": 10**6}}},
+        "config paper.saddle.n_params: 1000000 is not allowed "
+        "(allowed: an integer, finite, >= 2 and <= 8000)",
     ),
     "range-per-axis": (
         {"slices.directions.segment.ranges": [[0, 1], [0, 1]]},

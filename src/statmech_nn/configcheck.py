@@ -66,6 +66,7 @@ def check(config: dict, schema: dict) -> dict:
     _check_architectures(config)
     _check_references(config)
     _check_sizes(config)
+    _check_paper(config)
     return config
 
 
@@ -526,3 +527,35 @@ def _check_ising_memory(ising: Mapping) -> None:
         "ising.L x chains x temperatures x measurements",
         "smaller lattices, fewer chains, temperatures or measurements",
     )
+
+
+# ---- the paper study (section paper)
+
+
+def _check_paper(config: dict) -> None:
+    """The saddle's counts and ranges; the function approximator's data set and planes."""
+    saddle, fn = config["paper"]["saddle"], config["paper"]["function"]
+    if saddle["n_negative"] > saddle["n_params"]:
+        raise ConfigError(
+            f"config paper.saddle.n_negative: {saddle['n_negative']} is more than n_params "
+            f"({saddle['n_params']})"
+        )
+    for key in ("negative", "positive"):
+        low, high = saddle[key]
+        if low > high:
+            raise ConfigError(f"config paper.saddle.{key}: [{low}, {high}] is not [low, high]")
+    spec = config["datasets"].get(fn["dataset"])
+    if spec is None:  # checked where the paper target asks for it (paper.smk)
+        return
+    if spec["kind"] != "function":
+        raise ConfigError(
+            f"config paper.function.dataset: datasets.{fn['dataset']} is of kind "
+            f"{spec['kind']!r}, expected 'function'"
+        )
+    directions = config["slices"]["directions"]
+    for i, name in enumerate(fn["planes"]):
+        if name not in directions or len(directions[name]["axes"]) != 2:
+            raise ConfigError(
+                f"config paper.function.planes[{i}]: {name!r} is not a plane under "
+                "slices.directions"
+            )
