@@ -62,6 +62,9 @@ def test_fast_backward_equals_autograd_for_real_targets(arch):
     losses = Backprop(model, "mse").loss_and_grad(theta, x, y, grad)
     torch.testing.assert_close(losses, ref_losses.detach(), rtol=1e-12, atol=1e-14)
     torch.testing.assert_close(grad, ref_grad, rtol=1e-10, atol=1e-13)
+    loss, accuracy = train.evaluate(model, theta, x[0], y[0], "mse")
+    torch.testing.assert_close(loss, mean_loss(model, theta, x[0], y[0], "mse"))
+    assert torch.isnan(accuracy).all()
 
 
 def test_regression_through_train_hessian_slices_and_curvature():

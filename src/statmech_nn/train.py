@@ -86,8 +86,10 @@ def evaluate(
     (..., P)."""
     with torch.no_grad():
         out = model.forward(theta, x)
-        losses, hits = loss_and_hits(out.movedim(-1, -2), y, loss)
-        return losses.mean(-1), hits.double().mean(-1)
+        losses = per_sample_loss(out, y, loss).mean(-1)
+        if is_regression(y):
+            return losses, torch.full_like(losses, float("nan"), dtype=torch.float64)
+        return losses, (out.argmax(-1) == y).double().mean(-1)
 
 
 def snapshot_epochs(epochs: int, count: int) -> list[int]:
