@@ -14,7 +14,9 @@
 #   hopfield/energy_descent.nc     energy and overlap along zero-T and Glauber dynamics
 #   ising/L{L}.nc                  2D Ising thermodynamics, samples, Onsager/exact references
 #   boltzmann/{data}_{method}.nc   RBM exact log-likelihood per epoch (cd, pcd, exact)
+#   paper/saddle.nc, paper/traces.nc  synthetic saddle and trace estimators (paper.smk)
 #   figures/{name}.{pdf,png}       rule figure_{name}: one row of FIGURE_TABLE in workflow/rules/figures.smk
+#                                  (paper_* figures: workflow/rules/paper.smk, target `paper`)
 #   logs/<stage>/...               one log per job, mirroring its output path
 #   benchmarks/<stage>/...         wall time and memory per job
 import os
@@ -72,6 +74,7 @@ include: "workflow/rules/hopfield.smk"
 include: "workflow/rules/ising.smk"
 include: "workflow/rules/boltzmann.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/paper.smk"
 
 
 rule all:

@@ -163,8 +163,8 @@ REFUSED = {
     "top-level-typo": (
         {"sed": 1},
         "config sed: unknown key (allowed at the top level: boltzmann, datasets, device, "
-        "figures, hessian, hopfield, ising, models, overlaps, perceptron, seed, slices, threads, "
-        "train)",
+        "figures, hessian, hopfield, ising, models, overlaps, paper, perceptron, seed, slices, "
+        "threads, train)",
     ),
     "wrong-type": (
         {"train.epochs": "ten"},
@@ -223,6 +223,24 @@ REFUSED = {
         "config overlaps x train.replicas x train.architectures 'mlp-d3-w4096' on "
         "datasets.digits: needs about 53 GiB in one job (allowed: at most 24 GiB; fewer "
         "train.replicas or overlaps.t_points, a smaller network)",
+    ),
+    "paper-more-negative-than-eigenvalues": (
+        {"paper": {"saddle": {"n_params": 50, "n_negative": 60}}},
+        "config paper.saddle.n_negative: 60 is more than n_params (50)",
+    ),
+    "paper-range-upside-down": (
+        {"paper": {"saddle": {"positive": [2.0, 1.0]}}},
+        "config paper.saddle.positive: [2.0, 1.0] is not [low, high]",
+    ),
+    "paper-function-of-wrong-kind": (
+        {"paper": {"function": {"dataset": "teacher"}}},
+        "config paper.function.dataset: datasets.teacher is of kind 'teacher_student', "
+        "expected 'function'",
+    ),
+    "paper-huge-saddle": (
+        {"paper": {"saddle": {"n_params": 10**6}}},
+        "config paper.saddle.n_params: 1000000 is not allowed "
+        "(allowed: an integer, finite, >= 2 and <= 8000)",
     ),
     "range-per-axis": (
         {"slices.directions.segment.ranges": [[0, 1], [0, 1]]},

@@ -216,6 +216,9 @@ class Backprop:
     def _output_grad(self, z: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-replica mean loss (R,) and its gradient with respect to the outputs ``z``."""
         n = z.shape[-1]
+        if y.is_floating_point():  # real targets: ½‖f − y‖² (losses.per_sample_loss)
+            delta = z - y.unsqueeze(1)
+            return delta.square().sum((1, 2)).mul_(0.5 / n), delta.mul_(1.0 / n)
         idx = y.unsqueeze(1)
         minus_one = self._buffer(("constant",), idx.shape, z, fill=-1.0)
         if self.loss == "cross_entropy":

@@ -59,6 +59,7 @@ def check(config: dict, schema: dict) -> dict:
     _check_architectures(config)
     _check_references(config)
     preflight.check_sizes(config)
+    _check_paper(config)
     return config
 
 
@@ -333,10 +334,42 @@ def _check_images(config: dict, arch: str, key: str) -> None:
     """A CNN trains on images: digits with ``images: true`` or a user's file."""
     for name in config["train"]["datasets"]:
         spec = config["datasets"][name]
-        if spec["kind"] == "teacher_student" or (
+        if spec["kind"] in ("teacher_student", "function") or (
             spec["kind"] == "digits" and not spec.get("images")
         ):
             raise ConfigError(
                 f"config {key}: the CNN {arch!r} needs images, but datasets.{name} serves flat "
                 "features (set datasets.<name>.images: true for digits)"
+            )
+
+
+# ---- the paper study (section paper)
+
+
+def _check_paper(config: dict) -> None:
+    """The saddle's counts and ranges; the function approximator's data set and planes."""
+    saddle, fn = config["paper"]["saddle"], config["paper"]["function"]
+    if saddle["n_negative"] > saddle["n_params"]:
+        raise ConfigError(
+            f"config paper.saddle.n_negative: {saddle['n_negative']} is more than n_params "
+            f"({saddle['n_params']})"
+        )
+    for key in ("negative", "positive"):
+        low, high = saddle[key]
+        if low > high:
+            raise ConfigError(f"config paper.saddle.{key}: [{low}, {high}] is not [low, high]")
+    spec = config["datasets"].get(fn["dataset"])
+    if spec is None:  # checked where the paper target asks for it (paper.smk)
+        return
+    if spec["kind"] != "function":
+        raise ConfigError(
+            f"config paper.function.dataset: datasets.{fn['dataset']} is of kind "
+            f"{spec['kind']!r}, expected 'function'"
+        )
+    directions = config["slices"]["directions"]
+    for i, name in enumerate(fn["planes"]):
+        if name not in directions or len(directions[name]["axes"]) != 2:
+            raise ConfigError(
+                f"config paper.function.planes[{i}]: {name!r} is not a plane under "
+                "slices.directions"
             )

@@ -1,8 +1,9 @@
 """Data sets of the study as labelled Datasets: digits, teacher–student, the user's files.
 
-Both return ``x_train (train_sample, feature)``, ``y_train (train_sample)``,
+All return ``x_train (train_sample, feature)``, ``y_train (train_sample)``,
 ``x_test (test_sample, feature)``, ``y_test (test_sample)`` with integer class
-labels, the number of classes in the ``n_classes`` attribute and the number of
+labels (or real targets, ``task`` ``regression``: the ``function`` kind), the
+number of classes (1 for regression) in the ``n_classes`` attribute and the number of
 training samples in ``n_train``; inputs are stored flat, the shape of one
 sample (e.g. channels × height × width for images) in ``input_shape_json``.
 Nothing is downloaded: digits ships inside scikit-learn, teacher–student is
@@ -26,14 +27,17 @@ from statmech_nn.seeds import derive_seed
 
 
 def _as_dataset(x_tr, y_tr, x_te, y_te, n_classes: int, **attrs) -> xr.Dataset:
+    """``n_classes``: classes of integer labels, or 1 (one real output) for regression."""
+    task = attrs.setdefault("task", "classification")
+    what = "class label" if task == "classification" else "target value f(x)"
     return xr.Dataset(
         {
             "x_train": labelled(x_tr, (TRAIN_SAMPLE, FEATURE), "training inputs"),
-            "y_train": labelled(y_tr, (TRAIN_SAMPLE,), "training class label"),
+            "y_train": labelled(y_tr, (TRAIN_SAMPLE,), f"training {what}"),
             "x_test": labelled(x_te, (TEST_SAMPLE, FEATURE), "test inputs"),
-            "y_test": labelled(y_te, (TEST_SAMPLE,), "test class label"),
+            "y_test": labelled(y_te, (TEST_SAMPLE,), f"test {what}"),
         },
-        attrs={"n_classes": n_classes, "n_train": len(y_tr), **attrs},
+        attrs={"n_classes": n_classes, "n_outputs": n_classes, "n_train": len(y_tr), **attrs},
     )
 
 
@@ -87,6 +91,37 @@ def teacher_student(
         n_classes=2,
         description=f"teacher-student: Gaussian inputs, teacher {teacher}, "
         f"label noise {label_noise} on the training set",
+    )
+
+
+def smooth_function(x: np.ndarray, frequency: float) -> np.ndarray:
+    """f(x) = (1/√d) Σⱼ sin(π ω xⱼ + j) for x (n, d): smooth, bounded, of unit scale."""
+    phases = np.arange(x.shape[1])
+    return np.sin(np.pi * frequency * x + phases).sum(axis=1) / np.sqrt(x.shape[1])
+
+
+def function(
+    n_train: int, n_test: int, dim: int, frequency: float, noise: float, seed: int
+) -> xr.Dataset:
+    """Regression of a smooth function: x uniform in [−1, 1]^dim, y = f(x) + noise·ε.
+
+    f is :func:`smooth_function` with frequency ω; ε ~ N(0, 1) on the training
+    targets only (the test targets are f itself). One real output per sample
+    (``task`` ``regression``, ``n_classes`` = ``n_outputs`` = 1), trained with MSE.
+    """
+    rng = np.random.default_rng(seed % 2**63)
+    x = rng.uniform(-1.0, 1.0, size=(n_train + n_test, dim))
+    y = smooth_function(x, frequency)
+    y[:n_train] += noise * rng.standard_normal(n_train)
+    return _as_dataset(
+        x[:n_train],
+        y[:n_train],
+        x[n_train:],
+        y[n_train:],
+        n_classes=1,
+        task="regression",
+        description=f"regression of f(x) = sum_j sin(pi {frequency} x_j + j)/sqrt({dim}), "
+        f"x uniform in [-1, 1]^{dim}, training noise {noise}",
     )
 
 
@@ -215,7 +250,12 @@ def make_dataset(spec: dict, seed: int, name: str = "dataset") -> xr.Dataset:
     An optional ``train_size`` (absent or null: all) keeps the first training samples.
     """
     kwargs = {k: v for k, v in spec.items() if k not in ("kind", "train_size")}
-    builders = {"digits": digits, "teacher_student": teacher_student, "file": from_file}
+    builders = {
+        "digits": digits,
+        "teacher_student": teacher_student,
+        "file": from_file,
+        "function": function,
+    }
     ds = builders[spec["kind"]](**kwargs, seed=seed)
     ds.attrs["kind"] = spec["kind"]
     if spec.get("train_size") is not None:

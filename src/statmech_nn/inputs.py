@@ -55,6 +55,11 @@ PRODUCERS: dict[str, dict[str, str]] = {
     "figure_overlap_distributions": {"": "overlaps"},
     "figure_overlap_vs_depth": {"": "overlaps"},
     "figure_overlap_vs_train_size": {"": "overlaps"},
+    "figure_paper_saddle_planes": {"": "paper_saddle"},
+    "figure_paper_saddle_curvature": {"": "paper_saddle"},
+    "figure_paper_trace_estimators": {"": "paper_traces"},
+    "figure_paper_function_planes": {"": "slices_evaluate"},
+    "figure_paper_function_curvature": {"": "slices_curvature_stats"},
 }
 
 # Attributes of a rule's files that later stages read (a missing one would be a KeyError there).

@@ -1,12 +1,26 @@
 """Per-sample losses of network outputs, and their units.
 
-``cross_entropy``: −log softmax(f)_y (nats). ``mse``: ½‖f − onehot(y)‖² (dimensionless).
+``cross_entropy``: −log softmax(f)_y (nats). ``mse``: ½‖f − onehot(y)‖² for integer
+class labels y, ½‖f − y‖² for real targets y (regression; dimensionless).
+A data set's targets are real exactly when its task is regression
+(:func:`targets`); accuracy is then undefined and comes back NaN.
 """
 
 import torch
 import torch.nn.functional as F
 
 LOSSES = ("cross_entropy", "mse")
+
+
+def is_regression(y: torch.Tensor) -> bool:
+    """Real targets (regression) rather than integer class labels."""
+    return y.is_floating_point()
+
+
+def targets(values, dtype: torch.dtype, device=None) -> torch.Tensor:
+    """Targets as a tensor: real ones (regression) in ``dtype``, class labels as int64."""
+    y = torch.as_tensor(values)
+    return y.to(device, dtype if is_regression(y) else torch.long)
 
 
 def loss_units(loss: str) -> str:
@@ -28,6 +42,10 @@ def per_sample_loss(
     classes = outputs.shape[class_dim]
     samples = outputs.movedim(class_dim, -1).shape[:-1]
     y = y.expand(samples)
+    if is_regression(y):
+        if loss != "mse":
+            raise ValueError(f"loss {loss!r} with real targets: regression takes 'mse'")
+        return 0.5 * ((outputs - y.unsqueeze(class_dim)) ** 2).sum(class_dim)
     if loss == "cross_entropy":
         if class_dim == -1:
             flat = F.cross_entropy(outputs.reshape(-1, classes), y.reshape(-1), reduction="none")
@@ -52,8 +70,12 @@ def loss_and_hits(out: torch.Tensor, y: torch.Tensor, loss: str):
     −log softmax(f)_y = m + log Σ exp(f − m) − f_y. Where every sample has one
     maximum, argmax == y is f_y == m; argmax runs only on ties (a sample with
     NaN outputs has a NaN loss and falls back to argmax too). Shared by training's
-    evaluation and the loss-landscape grids.
+    evaluation and the loss-landscape grids. Real targets (regression): the loss
+    and NaN hits (accuracy is undefined).
     """
+    if is_regression(y):
+        per_sample = per_sample_loss(out, y, loss, class_dim=-2)
+        return per_sample, torch.full_like(per_sample, float("nan"))
     top = out.amax(-2, keepdim=True)
     picked = out.gather(-2, y.expand(*out.shape[:-2], 1, -1))
     is_top = out == top

@@ -38,7 +38,7 @@ from statmech_nn.dims import REPLICA
 from statmech_nn.errors import InputError
 from statmech_nn.io import labelled
 from statmech_nn.landscape import interpolate
-from statmech_nn.losses import loss_units
+from statmech_nn.losses import loss_units, targets
 from statmech_nn.nets import Network, network_from_attrs
 
 log = logging.getLogger(__name__)
@@ -430,7 +430,7 @@ def overlap_study(
     model = network_from_attrs(train.attrs)
     theta = torch.as_tensor(train["params"].sel({REPLICA: healthy}).values).to(torch_dtype)
     x = torch.as_tensor(data["x_train"].values).to(torch_dtype)
-    y = torch.as_tensor(data["y_train"].values).to(torch.long)
+    y = targets(data["y_train"].values, torch_dtype)
     model.bind_data(x)
     ds = overlap_dataset(
         model, theta, x, y, train.attrs["loss"], healthy, t_points, barrier_threshold, memory_mb

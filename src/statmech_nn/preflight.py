@@ -108,7 +108,8 @@ def _sizes(spec: Mapping) -> tuple[int, int, int]:
     """Inputs, classes and samples (training and test) of a ``datasets`` entry."""
     if spec["kind"] == "digits":
         return DIGITS_FEATURES, DIGITS_CLASSES, DIGITS_SAMPLES
-    return spec["dim"], 2, spec["n_train"] + spec["n_test"]
+    outputs = 1 if spec["kind"] == "function" else 2
+    return spec["dim"], outputs, spec["n_train"] + spec["n_test"]
 
 
 def training_bytes(train: Mapping, spec: Mapping, arch: str) -> int:

@@ -13,7 +13,7 @@ import json
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -22,7 +22,14 @@ import xarray as xr
 from statmech_nn.dims import EPOCH, FEATURE, PARAM, REPLICA, SNAPSHOT
 from statmech_nn.errors import InputError
 from statmech_nn.io import labelled
-from statmech_nn.losses import LOSSES, loss_and_hits, loss_units, per_sample_loss
+from statmech_nn.losses import (
+    LOSSES,
+    is_regression,
+    loss_and_hits,
+    loss_units,
+    per_sample_loss,
+    targets,
+)
 from statmech_nn.nets import Network, build_network, input_shape_of
 from statmech_nn.nets.functional import full_batch_gradient
 from statmech_nn.optim import Optimizer
@@ -75,10 +82,14 @@ def mean_loss(
 def evaluate(
     model: Network, theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor, loss: str
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean loss and accuracy (fraction of argmax hits) for ``theta`` (..., P)."""
+    """Mean loss and accuracy (fraction of argmax hits; NaN for real targets) for ``theta``
+    (..., P)."""
     with torch.no_grad():
         out = model.forward(theta, x)
-        return per_sample_loss(out, y, loss).mean(-1), (out.argmax(-1) == y).double().mean(-1)
+        losses = per_sample_loss(out, y, loss).mean(-1)
+        if is_regression(y):
+            return losses, torch.full_like(losses, float("nan"), dtype=torch.float64)
+        return losses, (out.argmax(-1) == y).double().mean(-1)
 
 
 def snapshot_epochs(epochs: int, count: int) -> list[int]:
@@ -230,7 +241,9 @@ def train_study(
     dev = resolve_device(device)
     dtype = getattr(torch, cfg["dtype"])
     tensors = {
-        name: torch.as_tensor(data[name].values).to(dev, dtype if name[0] == "x" else torch.long)
+        name: torch.as_tensor(data[name].values).to(dev, dtype)
+        if name[0] == "x"
+        else targets(data[name].values, dtype, dev)
         for name in ("x_train", "y_train", "x_test", "y_test")
     }
     model = build_network(
@@ -240,6 +253,8 @@ def train_study(
         models,
     )
     settings = TrainSettings(**{k: cfg[k] for k in TrainSettings.__dataclass_fields__})
+    if is_regression(tensors["y_train"]):  # real targets: MSE, the one regression loss
+        settings = replace(settings, loss="mse")
     seeds = [derive_seed(seed, "replica", r) for r in range(cfg["replicas"])]
     res = train_replicas(model, *tensors.values(), settings, seeds, progress)
     for r, epoch in enumerate(res.diverged_epoch):

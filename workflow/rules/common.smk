@@ -42,9 +42,12 @@ def figure_paths(name):
     )
 
 
-def figure_outputs(name, category):
-    """Outputs of figure_<name>, every format; the PNG goes in the report with a caption."""
-    FIGURES.append(name)
+def figure_outputs(name, category, in_all=True):
+    """Outputs of figure_<name>, every format; the PNG goes in the report with a caption.
+    ``in_all``: rule all (and rule figures) make it; otherwise only its own target does.
+    """
+    if in_all:
+        FIGURES.append(name)
     return [
         (
             in_report(p, caption=f"../report/{name}.rst", category=category)
@@ -197,3 +200,55 @@ def overlaps_targets():
         dataset=config["train"]["datasets"],
         arch=config["train"]["architectures"],
     )
+
+
+# ---- the paper study (workflow/rules/paper.smk, figures paper_*; target `paper`)
+
+
+def paper_function():
+    """The function approximator's data set, architecture and planes (paper.function)."""
+    fn = config["paper"]["function"]
+    if fn["dataset"] not in config["datasets"]:
+        raise ValueError(
+            f"config paper.function.dataset: {fn['dataset']!r} is not defined under datasets "
+            "(the paper target needs a `kind: function` entry)"
+        )
+    return fn
+
+
+def paper_function_slices(directions):
+    fn = paper_function()
+    return slice_paths(directions, [fn["dataset"]], [fn["architecture"]])
+
+
+def paper_function_planes(wildcards):
+    """Input function (paper target only): the function approximator's plane slices."""
+    return paper_function_slices(config["paper"]["function"]["planes"])
+
+
+def paper_function_curvature(wildcards):
+    """Input function (paper target only): the function approximator's curvature file."""
+    return paper_function_slices(["curvature"])
+
+
+PAPER_FIGURES = [
+    "paper_saddle_planes",
+    "paper_saddle_curvature",
+    "paper_trace_estimators",
+    "paper_function_planes",
+    "paper_function_curvature",
+]
+# the image classifiers (train/hessian/slices sections) through figures.smk's rules
+PAPER_STUDY_FIGURES = [
+    "training_curves",
+    "hessian_spectrum",
+    "slices_random_vs_hessian",
+    "projected_curvature",
+    "curvature_vs_depth",
+]
+
+
+def paper_targets():
+    return [
+        p for name in PAPER_FIGURES + PAPER_STUDY_FIGURES for p in figure_paths(name)
+    ]

@@ -5,7 +5,7 @@
 # Adding a figure: one row here, one plot function (statmech_nn.plots, module docstring).
 
 
-def figure(plot, input, required, category, one_file=False, **args):
+def figure(plot, input, required, category, one_file=False, in_all=True, **args):
     """One row of the figure table.
 
     plot: the function of statmech_nn.plots that draws it, called as
@@ -14,6 +14,7 @@ def figure(plot, input, required, category, one_file=False, **args):
     required: the variables every input must hold;
     category: the report section its PNG is listed under;
     one_file: pass the one input's Dataset instead of the list of Datasets;
+    in_all: among the targets of `all`, or else made only by its own target (`paper`);
     args: the figure's own settings, params of its rule (a change redraws it).
     """
     return dict(
@@ -22,6 +23,7 @@ def figure(plot, input, required, category, one_file=False, **args):
         required=sorted(required),
         category=category,
         one_file=one_file,
+        in_all=in_all,
         args=canonical(args),
     )
 
@@ -80,6 +82,47 @@ FIGURE_TABLE = {
         "Landscape",
         names=config["slices"]["figure_planes"],
     ),
+    # the paper study (config/paper.yaml, target `paper`): the synthetic saddle, the trace
+    # estimators and the function approximator's planes and projected curvature
+    "paper_saddle_planes": figure(
+        "paper_saddle_planes",
+        ["results/paper/saddle.nc"],
+        ["loss", "curvature"],
+        "Paper",
+        one_file=True,
+        in_all=False,
+    ),
+    "paper_saddle_curvature": figure(
+        "paper_saddle_curvature",
+        ["results/paper/saddle.nc"],
+        ["loss", "curvature"],
+        "Paper",
+        one_file=True,
+        in_all=False,
+    ),
+    "paper_trace_estimators": figure(
+        "paper_trace_estimators",
+        ["results/paper/traces.nc"],
+        ["estimate", "trace"],
+        "Paper",
+        one_file=True,
+        in_all=False,
+    ),
+    "paper_function_planes": figure(
+        "slices_random_vs_hessian",
+        paper_function_planes,
+        ["train_loss", "centre_curvature"],
+        "Paper",
+        in_all=False,
+        names=config["paper"]["function"]["planes"],
+    ),
+    "paper_function_curvature": figure(
+        "projected_curvature",
+        paper_function_curvature,
+        ["curvature", "lambda_min"],
+        "Paper",
+        in_all=False,
+    ),
     "slices_1d": figure(
         "slices_1d",
         slice_paths(config["slices"]["figure_lines"]),
@@ -134,7 +177,7 @@ for _name, _row in FIGURE_TABLE.items():
         input:
             _row["input"],
         output:
-            figure_outputs(_name, _row["category"]),
+            figure_outputs(_name, _row["category"], _row["in_all"]),
         log:
             f"results/logs/figures/{_name}.log",
         benchmark:

@@ -30,7 +30,7 @@ from statmech_nn.hessian.operators import (
 )
 from statmech_nn.hessian.traces import hutchinson_trace, loss_value_trace, slq
 from statmech_nn.io import labelled
-from statmech_nn.losses import loss_units, per_sample_loss
+from statmech_nn.losses import loss_units, per_sample_loss, targets
 from statmech_nn.nets import Network, input_shape_of, network_from_attrs
 from statmech_nn.seeds import derive_seed
 from statmech_nn.train import mean_loss, resolve_device
@@ -292,7 +292,7 @@ def hessian_study(
     problem = LossProblem(
         model,
         torch.as_tensor(x).to(dev, dtype),
-        torch.as_tensor(y).to(dev, torch.long),
+        targets(y, dtype, dev),
         trained.attrs["loss"],
     )
     n, n_rep = model.n_params, trained.sizes[REPLICA]

@@ -92,6 +92,21 @@ def loss_value_trace(
     return TraceEstimate.of((sq * kappa).detach())
 
 
+def running_estimates(samples: torch.Tensor, probes: torch.Tensor) -> torch.Tensor:
+    """The estimate from the first m probes, for every m in ``probes`` (K,): (*lead, K).
+
+    ``samples (*lead, M)`` are one estimator's per-probe samples (a
+    :class:`TraceEstimate`'s), so the estimates at growing m are nested, as a
+    user adding probes would see them. Cost of m probes: m HVPs (Hutchinson) or
+    2m + 1 loss values (:func:`loss_value_trace`).
+    """
+    m = samples.shape[-1]
+    if probes.numel() and not (1 <= int(probes.min()) and int(probes.max()) <= m):
+        raise ValueError(f"probes {probes.tolist()}: expected 1..{m}")
+    means = samples.cumsum(-1) / torch.arange(1, m + 1, dtype=samples.dtype, device=samples.device)
+    return means[..., probes.long() - 1]
+
+
 @dataclass(frozen=True)
 class Quadrature:
     """Stochastic Lanczos quadrature: Ritz values (*lead, probes, steps) and their weights.

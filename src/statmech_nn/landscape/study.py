@@ -13,7 +13,7 @@ from statmech_nn.io import labelled
 from statmech_nn.landscape.curvature import curvature_statistics, grid_curvature, model_loss
 from statmech_nn.landscape.directions import pca_directions, random_directions, scale_direction
 from statmech_nn.landscape.grid import evaluate_grid
-from statmech_nn.losses import loss_units
+from statmech_nn.losses import loss_units, targets
 from statmech_nn.nets import Network, network_from_attrs
 from statmech_nn.train import resolve_device
 
@@ -248,7 +248,9 @@ def _study_inputs(train: xr.Dataset, data: xr.Dataset, replicas: np.ndarray, dty
     model = network_from_attrs(train.attrs)
     params = torch.as_tensor(train["params"].sel({REPLICA: replicas}).values).to(dtype)
     tensors = {
-        name: torch.as_tensor(data[name].values).to(dtype if name[0] == "x" else torch.long)
+        name: torch.as_tensor(data[name].values).to(dtype)
+        if name[0] == "x"
+        else targets(data[name].values, dtype)
         for name in ("x_train", "y_train", "x_test", "y_test")
     }
     model.bind_data(tensors["x_train"])

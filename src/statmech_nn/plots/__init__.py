@@ -36,6 +36,11 @@ from statmech_nn.plots.overlaps import (  # noqa: E402
     overlap_vs_depth,
     overlap_vs_train_size,
 )
+from statmech_nn.plots.paper import (  # noqa: E402
+    paper_saddle_curvature,
+    paper_saddle_planes,
+    paper_trace_estimators,
+)
 from statmech_nn.plots.perceptron import perceptron_capacity, perceptron_generalization  # noqa: E402
 from statmech_nn.plots.slices import (  # noqa: E402
     projected_curvature,
@@ -54,6 +59,9 @@ __all__ = [
     "overlap_distributions",
     "overlap_vs_depth",
     "overlap_vs_train_size",
+    "paper_saddle_curvature",
+    "paper_saddle_planes",
+    "paper_trace_estimators",
     "perceptron_capacity",
     "perceptron_generalization",
     "projected_curvature",

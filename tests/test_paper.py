@@ -1,0 +1,83 @@
+"""The paper study at quick sizes end to end (config/examples/paper_quick.yaml, a temp copy).
+
+Runs the synthetic saddle and the trace estimators with their figures through Snakemake and
+checks the science in the files the figures are made from; the function approximator and the
+classifiers are planned by the `paper` target (dry run; the regression stages themselves are
+tests/test_regression.py's), to keep CI within its time budget.
+"""
+
+import numpy as np
+import pytest
+import xarray as xr
+import yaml
+
+from conftest import copy_workflow, snakemake
+
+pytestmark = pytest.mark.slow
+
+CONFIG = "config/examples/paper_quick.yaml"
+FIGURES = ["paper_saddle_planes", "paper_saddle_curvature", "paper_trace_estimators"]
+
+
+@pytest.fixture(scope="module")
+def paper_run(tmp_path_factory):
+    work = copy_workflow(tmp_path_factory.mktemp("paper") / "wf")
+    targets = [f"results/figures/{name}.png" for name in FIGURES]
+    snakemake(work, "--cores", "2", *targets, "--configfile", CONFIG)
+    return work
+
+
+def test_figures_are_made(paper_run):
+    for name in FIGURES:
+        png = paper_run / f"results/figures/{name}.png"
+        assert png.is_file() and png.stat().st_size > 10_000, name
+
+
+def test_fraction_of_negative_curvature_matches_the_exact_value(paper_run):
+    with xr.open_dataset(paper_run / "results/paper/saddle.nc") as ds:
+        p, se = float(ds["fraction_negative_theory"]), float(ds["fraction_negative_stderr"])
+        assert 0.05 < p < 0.95  # the quick spectrum is a saddle with a non-trivial fraction
+        assert se == pytest.approx(np.sqrt(p * (1 - p) / ds.sizes["trial"]))
+        for variant in ("quadratic", "quartic"):
+            measured = float(ds["fraction_negative"].sel(variant=variant))
+            assert abs(measured - p) < 3 * se, (variant, measured, p, se)
+        assert ds.attrs["rule"] == "paper_saddle"
+        assert ds["loss"].dims == ("variant", "slice", "a", "b")
+
+
+def test_loss_value_trace_converges_to_the_exact_trace(paper_run):
+    with xr.open_dataset(paper_run / "results/paper/traces.nc") as ds:
+        err = (ds["estimate"] - ds["trace"]) ** 2
+        rms = np.sqrt(err.mean("trace_trial"))
+        for variant in ("quadratic", "quartic"):
+            r = rms.sel(variant=variant, estimator="loss_values").values
+            se = ds["stderr_theory"].sel(estimator="loss_values").values
+            assert r[-1] < r[0] / 4, r  # 256 probes against 1: about 16 times smaller
+            assert np.all(r < 3 * se), (r, se)
+        final = ds["estimate"].sel(estimator="loss_values").isel(probes=-1).mean("trace_trial")
+        assert np.all(np.abs(final - ds["trace"]) < 3 * se[-1] / np.sqrt(ds.sizes["trace_trial"]))
+
+
+def test_paper_target_plans_every_figure(paper_run):
+    proc = snakemake(paper_run, "-n", "paper", "--configfile", CONFIG)
+    out = proc.stdout + proc.stderr
+    for rule in (
+        "figure_paper_function_planes",
+        "figure_paper_function_curvature",
+        "figure_slices_random_vs_hessian",
+        "figure_projected_curvature",
+        "figure_hessian_spectrum",
+        "figure_curvature_vs_depth",
+    ):
+        assert f"rule {rule}:" in out, rule
+    assert "results/train/function/mlp-d1-w8-tanh.nc" in out
+    assert "rule paper_saddle:" not in out  # already made: nothing reruns
+
+
+def test_paper_target_names_a_missing_function_data_set(paper_run):
+    cfg = yaml.safe_load((paper_run / CONFIG).read_text())
+    del cfg["datasets"]["function"]
+    (paper_run / "no_function.yaml").write_text(yaml.safe_dump(cfg))
+    proc = snakemake(paper_run, "-n", "paper", "--configfile", "no_function.yaml", check=False)
+    assert proc.returncode != 0
+    assert "config paper.function.dataset: 'function' is not defined" in proc.stdout + proc.stderr
