@@ -1,0 +1,145 @@
+"""BatchNorm buffers: running statistics kept per replica in training (as torch keeps
+them), evaluation with stored statistics (``bn_statistics: eval``) on grids and paths."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from statmech_nn import overlap as ov
+from statmech_nn.landscape import evaluate_grid
+from statmech_nn.losses import per_sample_loss
+from statmech_nn.nets import build_network
+from statmech_nn.nets.functional import full_batch_gradient
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def _images(n: int, seed: int = 0) -> torch.Tensor:
+    return torch.randn(n, 2 * 6 * 6, generator=torch.Generator().manual_seed(seed)).double()
+
+
+def _torch_module(net, theta, buffers=None):
+    module = net.factory().double()
+    state = dict(net.unflatten(theta))
+    if buffers is not None:
+        state |= net.unflatten_buffers(buffers)
+    module.load_state_dict(state, strict=False)
+    return module
+
+
+@pytest.mark.parametrize("momentum", [0.1, None])
+def test_running_statistics_follow_torch(momentum):
+    """Three SGD steps of two replicas at once: parameters and running mean/variance equal
+    those of each replica's own torch module trained in train mode (1e-10, float64)."""
+    net = build_network("cnn-c3-c4-k3-bn", (2, 6, 6), 3)
+    for _, norm in net._norms:
+        norm.momentum = momentum
+    net.__dict__.pop("buffer_momentum", None)
+    bp = net.trainer("cross_entropy")
+    theta = torch.stack([net.init(s, torch.float64) for s in (1, 2)])
+    x = _images(2 * 3 * 8).reshape(3, 2, 8, -1)
+    y = torch.randint(0, 3, (3, 2, 8), generator=torch.Generator().manual_seed(1))
+    grad, lr = torch.empty_like(theta), 0.1
+    for step in range(3):
+        bp.loss_and_grad(theta, x[step], y[step], grad)
+        theta -= lr * grad
+    # an evaluation by full-batch gradient is not a training step
+    kept = bp.buffers.clone()
+    full_batch_gradient(bp, theta, x[0, 0], y[0, 0])
+    torch.testing.assert_close(bp.buffers, kept, rtol=0, atol=0)
+    for r, seed in enumerate((1, 2)):
+        module = _torch_module(net, net.init(seed, torch.float64))
+        for m in module.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.momentum = momentum
+        module.train()
+        for step in range(3):
+            module.zero_grad()
+            out = module(x[step, r].reshape(-1, 2, 6, 6))
+            per_sample_loss(out, y[step, r], "cross_entropy").mean().backward()
+            with torch.no_grad():
+                for p in module.parameters():
+                    p -= lr * p.grad
+        params = net.flatten(dict(module.named_parameters()))
+        torch.testing.assert_close(theta[r], params.detach(), rtol=0, atol=1e-10)
+        stats = net.flatten_buffers(dict(module.named_buffers()))
+        torch.testing.assert_close(bp.buffers[r], stats, rtol=0, atol=1e-10)
+
+
+def _trained_pair(net):
+    theta = torch.stack([net.init(s, torch.float64) for s in (3, 4)])
+    gen = torch.Generator().manual_seed(2)
+    buffers = torch.stack(
+        [
+            torch.cat([torch.randn(4, generator=gen, dtype=torch.float64), 0.5 + torch.rand(4, generator=gen, dtype=torch.float64)])
+            for _ in range(2)
+        ]
+    )
+    return theta, buffers
+
+
+def test_eval_forward_is_torch_eval_mode():
+    net = build_network("cnn-c4-k3-bn", (2, 6, 6), 3)
+    theta, buffers = _trained_pair(net)
+    x = _images(9)
+    out = net.forward(theta, x, buffers)
+    for r in range(2):
+        module = _torch_module(net, theta[r], buffers[r]).eval()
+        with torch.no_grad():
+            expected = module(x.reshape(-1, 2, 6, 6))
+        torch.testing.assert_close(out[r], expected, rtol=0, atol=1e-10)
+
+
+def test_eval_grid_and_path_use_stored_and_interpolated_statistics():
+    """A slice keeps the origin's statistics at every point; a path between two replicas
+    interpolates them, so its endpoints are the trained networks in eval mode."""
+    net = build_network("cnn-c4-k3-bn", (2, 6, 6), 3)
+    theta, buffers = _trained_pair(net)
+    x = _images(12, 1)
+    net.bind_data(x)
+    y = torch.randint(0, 3, (12,), generator=torch.Generator().manual_seed(3))
+
+    def eval_loss(th, buf):
+        with torch.no_grad():
+            out = _torch_module(net, th, buf).eval()(x.reshape(-1, 2, 6, 6))
+        return per_sample_loss(out, y, "cross_entropy").mean()
+
+    t = torch.tensor([[0.0], [0.3], [1.0]], dtype=torch.float64)
+    path = evaluate_grid(
+        net, theta[0], (theta[1] - theta[0])[None], t, x, y, "cross_entropy",
+        buffers0=buffers[0], buffer_directions=(buffers[1] - buffers[0])[None],
+    )  # fmt: skip
+    for i, (th, buf) in enumerate(
+        [(theta[0], buffers[0]), (0.7 * theta[0] + 0.3 * theta[1], 0.7 * buffers[0] + 0.3 * buffers[1]), (theta[1], buffers[1])]
+    ):
+        torch.testing.assert_close(path.loss[i], eval_loss(th, buf), rtol=0, atol=1e-10)
+    d = torch.randn(net.n_params, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+    line = evaluate_grid(net, theta, d[None, None], t, x, y, "cross_entropy", buffers0=buffers)
+    for r in range(2):
+        torch.testing.assert_close(
+            line.loss[r, 1], eval_loss(theta[r] + 0.3 * d, buffers[r]), rtol=0, atol=1e-10
+        )
+    recomputed = evaluate_grid(net, theta, d[None, None], t, x, y, "cross_entropy")
+    assert not torch.allclose(recomputed.loss, line.loss)
+
+
+def test_aligned_buffers_move_with_their_channels():
+    """Permuting channels moves the running statistics with them: the permuted network
+    in eval mode is the same function."""
+    net = build_network("cnn-c3-c4-k3-bn", (2, 6, 6), 3)
+    theta = net.init(1, torch.float64)
+    gen = torch.Generator().manual_seed(5)
+    buffers = torch.cat(
+        [torch.randn(3, generator=gen), 0.5 + torch.rand(3, generator=gen),
+         torch.randn(4, generator=gen), 0.5 + torch.rand(4, generator=gen)]
+    ).double()  # fmt: skip
+    rng = np.random.default_rng(1)
+    perm = {g: rng.permutation(len(p)) for g, p in ov.identity_permutation(net).items()}
+    index = ov.permutation_index(net, perm)
+    moved = buffers[net.buffer_index(index)]
+    x = _images(5)
+    torch.testing.assert_close(
+        net.forward(theta[index], x, moved), net.forward(theta, x, buffers), rtol=0, atol=1e-10
+    )
+    assert not torch.equal(moved, buffers)
