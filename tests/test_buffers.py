@@ -70,13 +70,9 @@ def test_running_statistics_follow_torch(momentum):
 def _trained_pair(net):
     theta = torch.stack([net.init(s, torch.float64) for s in (3, 4)])
     gen = torch.Generator().manual_seed(2)
-    buffers = torch.stack(
-        [
-            torch.cat([torch.randn(4, generator=gen, dtype=torch.float64), 0.5 + torch.rand(4, generator=gen, dtype=torch.float64)])
-            for _ in range(2)
-        ]
-    )
-    return theta, buffers
+    means = torch.randn(2, 4, generator=gen, dtype=torch.float64)
+    variances = 0.5 + torch.rand(2, 4, generator=gen, dtype=torch.float64)
+    return theta, torch.cat([means, variances], dim=-1)
 
 
 def test_eval_forward_is_torch_eval_mode():
@@ -110,9 +106,9 @@ def test_eval_grid_and_path_use_stored_and_interpolated_statistics():
         net, theta[0], (theta[1] - theta[0])[None], t, x, y, "cross_entropy",
         buffers0=buffers[0], buffer_directions=(buffers[1] - buffers[0])[None],
     )  # fmt: skip
-    for i, (th, buf) in enumerate(
-        [(theta[0], buffers[0]), (0.7 * theta[0] + 0.3 * theta[1], 0.7 * buffers[0] + 0.3 * buffers[1]), (theta[1], buffers[1])]
-    ):
+    for i, t_i in enumerate((0.0, 0.3, 1.0)):
+        th = (1 - t_i) * theta[0] + t_i * theta[1]
+        buf = (1 - t_i) * buffers[0] + t_i * buffers[1]
         torch.testing.assert_close(path.loss[i], eval_loss(th, buf), rtol=0, atol=1e-10)
     d = torch.randn(net.n_params, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
     line = evaluate_grid(net, theta, d[None, None], t, x, y, "cross_entropy", buffers0=buffers)
