@@ -13,6 +13,7 @@ from statmech_nn.nets import build_network
 from statmech_nn.nets.functional import full_batch_gradient
 
 pytestmark = pytest.mark.usefixtures("one_thread")
+F64 = torch.float64
 
 
 def _images(n: int, seed: int = 0) -> torch.Tensor:
@@ -139,3 +140,79 @@ def test_aligned_buffers_move_with_their_channels():
         net.forward(theta[index], x, moved), net.forward(theta, x, buffers), rtol=0, atol=1e-10
     )
     assert not torch.equal(moved, buffers)
+
+
+@pytest.fixture(scope="module")
+def trained_bn():
+    """Three replicas of a small BatchNorm CNN trained for two epochs on digits images."""
+    from statmech_nn.data import digits
+    from statmech_nn.train import train_study
+
+    data = digits(0.25, 0, images=True)
+    cfg = {
+        "replicas": 3, "epochs": 2, "batch_size": 64, "optimizer": "adam", "lr": 0.01,
+        "momentum": 0.0, "weight_decay": 0.0, "loss": "cross_entropy", "snapshots": 2,
+        "dtype": "float64",
+    }  # fmt: skip
+    return data, train_study(data, "cnn-c3-k3-bn", cfg, seed=0)
+
+
+def _eval_losses(train, data):
+    """Training loss of every replica in eval mode (its running statistics), by torch."""
+    net = build_network("cnn-c3-k3-bn", (1, 8, 8), 10)
+    x = torch.as_tensor(data["x_train"].values).double().reshape(-1, 1, 8, 8)
+    y = torch.as_tensor(data["y_train"].values).long()
+    out = []
+    for r in range(train.sizes["replica"]):
+        theta = torch.as_tensor(train["params"].values[r])
+        module = _torch_module(net, theta, torch.as_tensor(train["buffers"].values[r])).eval()
+        with torch.no_grad():
+            out.append(per_sample_loss(module(x), y, "cross_entropy").mean())
+    return torch.stack(out)
+
+
+def test_eval_statistics_reach_the_stages(trained_bn):
+    """Overlap paths and segment slices with ``bn_statistics: eval`` start and end at the
+    trained networks in eval mode; the Hessian's eval loss is the same function."""
+    from statmech_nn.hessian import LossProblem, stored_buffers
+    from statmech_nn.landscape import slice_study
+    from statmech_nn.overlap import overlap_study
+
+    data, train = trained_bn
+    expected = _eval_losses(train, data)
+    ov_ds = overlap_study(train, data, 5, 0.05, 64.0, "float64", bn_statistics="eval")
+    assert ov_ds.attrs["bn_statistics"] == "eval"
+    path = torch.as_tensor(ov_ds["path_loss"].values)  # (alignment, pair, t)
+    a, b = ov_ds["pair_a"].values, ov_ds["pair_b"].values
+    torch.testing.assert_close(path[..., 0], expected[a].expand(2, -1), rtol=0, atol=1e-10)
+    torch.testing.assert_close(path[..., -1], expected[b].expand(2, -1), rtol=0, atol=1e-10)
+    recomputed = overlap_study(train, data, 5, 0.05, 64.0, "float64")
+    assert not np.allclose(recomputed["path_loss"].values, ov_ds["path_loss"].values)
+
+    segment = {"axes": ["segment"], "ranges": [[0, 1]], "resolution": 3, "bn_statistics": "eval"}
+    sl = slice_study(train, data, segment, 3, "float64", 32.0, seed=0)
+    assert sl.attrs["bn_statistics"] == "eval"
+    partner = sl["partner"].values
+    torch.testing.assert_close(torch.as_tensor(sl["train_loss"].values[:, 0]), expected)
+    torch.testing.assert_close(torch.as_tensor(sl["train_loss"].values[:, -1]), expected[partner])
+
+    net = build_network("cnn-c3-k3-bn", (1, 8, 8), 10)
+    x = torch.as_tensor(data["x_train"].values[:50]).double()
+    y = torch.as_tensor(data["y_train"].values[:50]).long()
+    buffers = stored_buffers(train, net, "eval")
+    theta = torch.as_tensor(train["params"].values)
+    problem = LossProblem(net, x, y, "cross_entropy", buffers)
+
+    module = net.factory().double().eval()
+
+    def torch_eval_loss(th):
+        state = net.unflatten(th) | net.unflatten_buffers(buffers[0])
+        out = torch.func.functional_call(module, state, (x.reshape(-1, 1, 8, 8),))
+        return per_sample_loss(out, y, "cross_entropy").mean()
+
+    dense = torch.func.hessian(torch_eval_loss)(theta[0])
+    v = torch.eye(net.n_params, dtype=F64)[:5]
+    got = problem.hessian(theta, "reverse")(v.expand(3, -1, -1))[0]
+    torch.testing.assert_close(got, dense[:5], rtol=0, atol=1e-10)
+    with pytest.raises(Exception, match="bn_statistics"):
+        stored_buffers(train.drop_vars("buffers"), net, "eval")
