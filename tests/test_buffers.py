@@ -216,3 +216,25 @@ def test_eval_statistics_reach_the_stages(trained_bn):
     torch.testing.assert_close(got, dense[:5], rtol=0, atol=1e-10)
     with pytest.raises(Exception, match="bn_statistics"):
         stored_buffers(train.drop_vars("buffers"), net, "eval")
+
+
+@pytest.mark.parametrize("bias", ["zero", "normalise"])
+def test_filter_normalisation_leaves_normalisation_layers_out_by_default(bias):
+    """Li et al.'s choice (``bias: zero``, the default): random directions are zero on
+    biases and on BatchNorm scales and shifts; ``normalise`` gives them θ's norm."""
+    from statmech_nn.landscape.directions import random_directions
+
+    net = build_network("cnn-c3-c4-k3-bn", (2, 6, 6), 3)
+    theta = net.init(0, F64) + 0.5
+    d = random_directions(net, theta, 1, "filter", bias, torch.Generator().manual_seed(0))[0]
+    parts = net.unflatten(d)
+    target = net.unflatten(theta)
+    for name in ("norm0.weight", "norm1.bias", "conv0.bias", "head.bias"):
+        if bias == "zero":
+            assert torch.count_nonzero(parts[name]) == 0
+        else:
+            torch.testing.assert_close(parts[name].norm(), target[name].norm())
+    for i in range(4):  # every filter of conv1 as long as θ's
+        torch.testing.assert_close(
+            parts["conv1.weight"][i].norm(), target["conv1.weight"][i].norm()
+        )
