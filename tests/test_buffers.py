@@ -238,3 +238,31 @@ def test_filter_normalisation_leaves_normalisation_layers_out_by_default(bias):
         torch.testing.assert_close(
             parts["conv1.weight"][i].norm(), target["conv1.weight"][i].norm()
         )
+
+
+def test_hessian_study_with_stored_statistics(trained_bn):
+    """The Hessian stage in eval mode: its dense spectrum is that of the eval-mode loss
+    (the replica's running statistics held fixed), and a tiny memory budget walks the
+    data in chunks without changing the Lanczos extremes."""
+    from statmech_nn.hessian import hessian_study
+
+    from test_hessian import STUDY_CFG  # tests/ is on sys.path, as for conftest
+
+    data, train = trained_bn
+    cfg = STUDY_CFG | {
+        "hvp": "reverse", "samples": 40, "replicas": 2, "k": 1, "ggn": False,
+        "dense_max_params": 10_000, "trace_probes": 4, "slq_probes": 2, "slq_steps": 6,
+        "bn_statistics": "eval",
+    }  # fmt: skip
+    dense = hessian_study(data, train, cfg, seed=0)
+    assert dense.attrs["bn_statistics"] == "eval" and dense.attrs["sample_chunk"] == 40
+    chunked = hessian_study(data, train, cfg | {"dense_max_params": 0, "memory_mb": 0.02}, seed=0)
+    assert chunked.attrs["sample_chunk"] < 40
+    torch.testing.assert_close(
+        torch.as_tensor(chunked["lambda_extreme"].values),
+        torch.as_tensor(dense["lambda_extreme"].values),
+        rtol=1e-6,
+        atol=1e-8,
+    )
+    recomputed = hessian_study(data, train, cfg | {"bn_statistics": "recompute"}, seed=0)
+    assert not np.allclose(recomputed["trace_dense"].values, dense["trace_dense"].values)

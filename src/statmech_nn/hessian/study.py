@@ -21,7 +21,7 @@ from statmech_nn.hessian.eigen import (
 )
 from statmech_nn.hessian.operators import chunked, dense_hessian, hvp_sample_chunk
 from statmech_nn.hessian.problem import LossProblem, stored_buffers
-from statmech_nn.hessian.traces import hutchinson_trace, loss_value_trace, slq
+from statmech_nn.hessian.traces import TraceEstimate, hutchinson_trace, loss_value_trace, slq
 from statmech_nn.io import labelled
 from statmech_nn.losses import loss_units
 from statmech_nn.nets import input_shape_of, network_from_attrs
@@ -190,7 +190,7 @@ def stochastic_estimates(
     clock = _Clock()
     hutch = hutchinson_trace(hmat, (r_count, n), probes, chunk_size=per_replica, **kw)
     clock.lap("Hutchinson trace")
-    by_loss = loss_value_trace(problem.loss_fn, theta, probes, cfg["fd_step"], seed=seed)
+    by_loss = _loss_value_trace(problem, theta, probes, cfg["fd_step"], seed)
     clock.lap("loss-value trace")
     quad = slq(hmat, (r_count, n), cfg["slq_probes"], cfg["slq_steps"], **kw)
     clock.lap("SLQ")
@@ -220,6 +220,24 @@ def stochastic_estimates(
         out |= {"ggn_trace_hutchinson": g.mean, "ggn_trace_hutchinson_stderr": g.stderr}
         clock.lap("Gauss-Newton trace")
     return out, grid, sigma
+
+
+def _loss_value_trace(
+    problem: LossProblem, theta: torch.Tensor, probes: int, step: float, seed: int
+) -> TraceEstimate:
+    """:func:`loss_value_trace` of every replica; with running statistics (one set per
+    replica, which a loss of θ alone cannot tell apart) replica by replica, replica r
+    with the seed derived from (seed, r)."""
+    if problem.buffers is None:
+        return loss_value_trace(problem.loss_fn, theta, probes, step, seed=seed)
+    parts = [
+        loss_value_trace(
+            problem.replica(r).loss_fn, theta[r], probes, step,
+            seed=derive_seed(seed, "loss-value trace", r) % 2**63,
+        )
+        for r in range(theta.shape[0])
+    ]  # fmt: skip
+    return TraceEstimate.of(torch.stack([p.samples for p in parts]))
 
 
 class _Clock:
