@@ -244,9 +244,9 @@ def test_hessian_study_with_stored_statistics(trained_bn):
     """The Hessian stage in eval mode: its dense spectrum is that of the eval-mode loss
     (the replica's running statistics held fixed), and a tiny memory budget walks the
     data in chunks without changing the Lanczos extremes."""
-    from statmech_nn.hessian import hessian_study
-
     from test_hessian import STUDY_CFG  # tests/ is on sys.path, as for conftest
+
+    from statmech_nn.hessian import hessian_study
 
     data, train = trained_bn
     cfg = STUDY_CFG | {
