@@ -290,8 +290,9 @@ class ModuleNetwork(Network):
         import json
 
         batch_norm = (
-            "running statistics per replica (buffers); at evaluated points either those "
-            f"(eval) or recomputed on the first {STATISTICS_SAMPLES} training inputs (recompute)"
+            f"recomputed at each evaluated point on the first {STATISTICS_SAMPLES} training "
+            "inputs (bn_statistics: recompute), or the running statistics of `buffers` (eval); "
+            "each stage file's bn_statistics attr says which"
             if self._norms
             else "none"
         )
