@@ -34,7 +34,7 @@ from scipy.sparse.linalg import LinearOperator, eigsh
 
 from statmech_nn import hessian as hs
 from statmech_nn.data import digits
-from statmech_nn.models import Model
+from statmech_nn.nets import MLP as Model
 from statmech_nn.train import TrainSettings, train_replicas
 
 F64 = torch.float64

@@ -27,7 +27,7 @@ import yaml
 
 from statmech_nn import overlap as ov
 from statmech_nn.data import digits
-from statmech_nn.models import Model
+from statmech_nn.nets import MLP as Model
 
 
 def matmul_gflops(dtype: torch.dtype, n: int = 1347, width: int = 128, batch: int = 8) -> float:

@@ -38,7 +38,7 @@ import torch
 
 from statmech_nn import landscape as ls
 from statmech_nn.data import digits
-from statmech_nn.models import Model
+from statmech_nn.nets import MLP as Model
 from statmech_nn.train import TrainSettings, evaluate, train_replicas
 
 GOAL_SPEEDUP, GOAL_FRACTION = 5.0, 0.40

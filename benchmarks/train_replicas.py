@@ -23,7 +23,7 @@ import torch
 from torch.func import functional_call, grad, stack_module_state, vmap
 
 from statmech_nn.data import digits
-from statmech_nn.models import Model
+from statmech_nn.nets import MLP as Model
 from statmech_nn.seeds import derive_seed
 from statmech_nn.train import TrainSettings, per_sample_loss, train_replicas
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from statmech_nn.backprop import BLOCK, Backprop
-from statmech_nn.models import Model
+from statmech_nn.nets import MLP as Model
 from statmech_nn.train import mean_loss
 
 ARCHS = ["mlp-d2-w6-tanh", "mlp-d2-w6-sigmoid", "mlp-d2-w6-relu", "mlp-d2-w6-gelu", "perceptron"]

@@ -307,7 +307,7 @@ def test_canonical_params_do_not_depend_on_key_order():
 
 @pytest.mark.parametrize("arch", ["perceptron", "mlp-d1-w16", "mlp-d3-w7-relu"])
 def test_parameter_count_matches_the_model(arch):
-    from statmech_nn.models import Model
+    from statmech_nn.nets import MLP as Model
 
     assert preflight.parameter_count(arch, 64, 10) == Model.build(arch, 64, 10).n_params
 

@@ -4,7 +4,7 @@ import torch
 
 from statmech_nn.data import digits, make_dataset, split_seed, teacher_student
 from statmech_nn.errors import InputError
-from statmech_nn.models import Model
+from statmech_nn.nets import MLP as Model
 
 
 def test_digits_split_and_standardisation():

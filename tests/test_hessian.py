@@ -10,7 +10,7 @@ from torch.func import grad, jacrev
 
 from statmech_nn import hessian as hs
 from statmech_nn.errors import InputError
-from statmech_nn.models import Model
+from statmech_nn.nets import MLP as Model
 from statmech_nn.train import mean_loss, per_sample_loss
 
 F64 = torch.float64

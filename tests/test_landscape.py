@@ -15,7 +15,7 @@ import xarray as xr
 
 from statmech_nn import landscape as ls
 from statmech_nn.errors import InputError
-from statmech_nn.models import Model
+from statmech_nn.nets import MLP as Model
 from statmech_nn.train import TrainSettings, evaluate, mean_loss, train_replicas
 
 

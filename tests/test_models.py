@@ -4,9 +4,10 @@ import re
 import pytest
 import torch
 
-from statmech_nn.arch import ACTIVATION_NAMES, ARCH_REGEX
+from statmech_nn.arch import ACTIVATION_NAMES, ARCH_REGEX, parse_architecture
 from statmech_nn.errors import InputError
-from statmech_nn.models import ACTIVATIONS, Model, parse_architecture
+from statmech_nn.nets.mlp import ACTIVATIONS
+from statmech_nn.nets.mlp import MLP as Model
 
 
 @pytest.mark.parametrize(

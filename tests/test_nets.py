@@ -16,7 +16,7 @@ from statmech_nn.errors import InputError
 from statmech_nn.hessian import LossProblem
 from statmech_nn.landscape import evaluate_grid
 from statmech_nn.nets import MLP, ModuleNetwork, build_network, network_from_attrs
-from statmech_nn.train import TrainSettings, train_replicas
+from statmech_nn.train import TrainSettings, train_replicas, train_study
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -159,6 +159,32 @@ def test_cnn_learns_digits_images():
     net = build_network("cnn-c16-c32-k3", (1, 8, 8), 10)
     res = train_replicas(net, *t, TrainSettings(epochs=12, batch_size=32, lr=1e-2), [1, 2])
     assert float(res.curves["test_accuracy"][:, -1].min()) > 0.9
+
+
+# settings the quick config can take (train section); measured 0.918-0.94 on 4 replicas
+QUICK_CNN = {
+    "replicas": 4, "epochs": 8, "batch_size": 32, "optimizer": "adam", "lr": 0.01,
+    "momentum": 0.0, "weight_decay": 0.0, "loss": "cross_entropy", "snapshots": 5,
+    "dtype": "float32",
+}  # fmt: skip
+
+
+@pytest.mark.slow
+def test_cnn_with_batch_norm_learns_digits_images_at_quick_settings():
+    """cnn-c16-c32-k3-bn on the 1×8×8 digits, every replica above 90 % test accuracy after
+    8 epochs of the quick config's training (lr 0.01); the running statistics are stored,
+    and evaluating with them (eval mode; measured 0.876-0.931) classifies nearly as well."""
+    ds = digits(0.25, 0, images=True)
+    res = train_study(ds, "cnn-c16-c32-k3-bn", QUICK_CNN, seed=0)
+    assert float(res["test_accuracy"][:, -1].min()) > 0.9
+    assert res["buffers"].dims == ("replica", "buffer") and res.sizes["buffer"] == 2 * (16 + 32)
+    net = network_from_attrs(res.attrs)
+    x = torch.as_tensor(ds["x_test"].values).float()
+    out = net.forward(
+        torch.as_tensor(res["params"].values), x, torch.as_tensor(res["buffers"].values)
+    )
+    accuracy = (out.argmax(-1) == torch.as_tensor(ds["y_test"].values)).double().mean(-1)
+    assert float(accuracy.min()) > 0.85
 
 
 # ---------------------------------------------------------------- a researcher's own network

@@ -12,7 +12,7 @@ import xarray as xr
 
 from statmech_nn import overlap as ov
 from statmech_nn.errors import InputError
-from statmech_nn.models import Model
+from statmech_nn.nets import MLP as Model
 
 ARCHS = ["mlp-d1-w6-tanh", "mlp-d3-w5-relu", "mlp-d2-w4-gelu"]
 

@@ -12,7 +12,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from statmech_nn import overlap as ov
-from statmech_nn.models import ACTIVATIONS, Model
+from statmech_nn.nets.mlp import ACTIVATIONS
+from statmech_nn.nets.mlp import MLP as Model
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 F64 = torch.float64

@@ -8,7 +8,7 @@ import yaml
 
 from statmech_nn.data import digits, teacher_student
 from statmech_nn.errors import InputError
-from statmech_nn.models import Model
+from statmech_nn.nets import MLP as Model
 from statmech_nn.seeds import derive_seed
 from statmech_nn.train import (
     TrainSettings,

@@ -36,6 +36,7 @@ from threadpoolctl import threadpool_limits
 
 from statmech_nn.dims import REPLICA
 from statmech_nn.errors import InputError
+from statmech_nn.hessian.problem import stored_buffers
 from statmech_nn.io import labelled
 from statmech_nn.landscape import interpolate
 from statmech_nn.losses import loss_units, targets
@@ -211,7 +212,9 @@ def _match_layers(
     return perm, sweeps
 
 
-def align_pairs(model: Network, theta: torch.Tensor, a: np.ndarray, b: np.ndarray):
+def align_pairs(
+    model: Network, theta: torch.Tensor, a: np.ndarray, b: np.ndarray, with_index: bool = False
+):
     """π_ab(θb) aligned to θa for every pair: (n_pairs, P), and the sweeps per pair.
 
     Each replica's tensors are converted to float64 NumPy once, not once per
@@ -219,9 +222,11 @@ def align_pairs(model: Network, theta: torch.Tensor, a: np.ndarray, b: np.ndarra
     permuted in one gather. The cost matrices are width × width: NumPy's BLAS
     runs on one thread here (its threads spin-wait on a busy machine and made
     alignment 30× slower). Without a permutation structure, b is returned as is.
+    ``with_index``: also the flat index (n_pairs, P) of each pair's permutation.
     """
     if not _groups(model) or len(a) == 0:
-        return theta[b], np.zeros(len(a), dtype=int)
+        same = torch.arange(theta.shape[-1], device=theta.device).expand(len(a), -1)
+        return (theta[b], np.zeros(len(a), dtype=int)) + ((same,) if with_index else ())
     layers = [_numpy_layers(model, th) for th in theta]
     index, sweeps = [], []
     with threadpool_limits(1, user_api="blas"):
@@ -230,7 +235,8 @@ def align_pairs(model: Network, theta: torch.Tensor, a: np.ndarray, b: np.ndarra
             index.append(permutation_index(model, perm))
             sweeps.append(n)
     index = torch.stack(index).to(theta.device)
-    return theta[torch.as_tensor(b, device=theta.device)].gather(-1, index), np.asarray(sweeps)
+    aligned = theta[torch.as_tensor(b, device=theta.device)].gather(-1, index)
+    return (aligned, np.asarray(sweeps)) + ((index,) if with_index else ())
 
 
 # ---------------------------------------------------------------- barriers and basins
@@ -262,6 +268,8 @@ def path_losses(
     y: torch.Tensor,
     loss: str,
     memory_mb: float,
+    buffers: torch.Tensor | None = None,
+    end_buffers: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Training loss on the straight paths (1 − t)θa + t·θ'b of pairs (a, b): (..., n_pairs, n_t).
 
@@ -271,11 +279,21 @@ def path_losses(
     endpoint losses are those of the replicas, computed once per replica). The
     interior points of all paths go through one batched
     :func:`statmech_nn.landscape.interpolate` call. ``t`` runs from 0 to 1.
+
+    BatchNorm statistics: recomputed at every point, or, with the replicas' running
+    statistics ``buffers`` (R, B) and ``end_buffers`` (..., n_pairs, B) (those of the
+    ends, channels permuted with them), (1 − t)·buffers_a + t·buffers_end at t
+    (``bn_statistics: eval``): the ends are then the trained networks in eval mode.
     """
     a_idx = torch.as_tensor(a, device=theta.device)
     b_idx = torch.as_tensor(b, device=theta.device)
-    interior = interpolate(model, theta[a_idx], ends, t[1:-1], x, y, loss, memory_mb).loss
-    at_replica = interpolate(model, theta, theta, t[:1], x, y, loss, memory_mb).loss[:, 0]
+    start_buffers = None if buffers is None else buffers[a_idx]
+    interior = interpolate(
+        model, theta[a_idx], ends, t[1:-1], x, y, loss, memory_mb, start_buffers, end_buffers
+    ).loss
+    at_replica = interpolate(
+        model, theta, theta, t[:1], x, y, loss, memory_mb, buffers, buffers
+    ).loss[:, 0]
     lead = interior.shape[:-1]
     start = at_replica[a_idx].expand(lead).unsqueeze(-1)
     end = at_replica[b_idx].expand(lead).unsqueeze(-1)
@@ -308,16 +326,23 @@ def overlap_dataset(
     t_points: int,
     barrier_threshold: float,
     memory_mb: float,
+    buffers: torch.Tensor | None = None,
 ) -> xr.Dataset:
-    """Overlaps, alignment, path losses, barriers and basins of replicas θ (R, P)."""
+    """Overlaps, alignment, path losses, barriers and basins of replicas θ (R, P);
+    ``buffers`` (R, B): running statistics for paths in eval mode (:func:`path_losses`)."""
     n = theta.shape[0]
     a, b = pair_indices(n)
     with _timed(f"alignment of {len(a)} pairs"):
-        aligned_b, sweeps = align_pairs(model, theta, a, b)
+        aligned_b, sweeps, index = align_pairs(model, theta, a, b, with_index=True)
     t = torch.linspace(0.0, 1.0, t_points, dtype=theta.dtype)
     pairs_b = torch.stack([theta[b], aligned_b])  # (alignment, pair, P)
+    end_buffers = None
+    if buffers is not None:  # b's running statistics move with its channels
+        end_buffers = torch.stack([buffers[b], buffers[b].gather(-1, model.buffer_index(index))])
     with _timed(f"path losses ({len(a)} pairs x 2 alignments x {t_points} points)"):
-        path = path_losses(model, theta, a, b, pairs_b, t, x, y, loss, memory_mb)
+        path = path_losses(
+            model, theta, a, b, pairs_b, t, x, y, loss, memory_mb, buffers, end_buffers
+        )
     with _timed("overlaps, barriers and basins"):
         bar = barrier(path)
         q_pairs, q_layer_pairs = pair_overlaps(model, theta[a].unsqueeze(0), pairs_b)
@@ -409,11 +434,13 @@ def overlap_study(
     memory_mb: float,
     dtype: str,
     source: str = "training file",
+    bn_statistics: str = "recompute",
 ) -> xr.Dataset:
     """:func:`overlap_dataset` for the healthy replicas of a training-stage Dataset.
 
     Replicas whose status is not "ok" are left out with a warning; fewer than two
-    healthy replicas is an :class:`InputError` naming ``source``.
+    healthy replicas is an :class:`InputError` naming ``source``. ``bn_statistics``:
+    BatchNorm statistics on the paths, ``recompute`` or ``eval`` (:func:`path_losses`).
     """
     status = np.asarray(train["status"].values).astype(str)
     ids = train[REPLICA].values
@@ -432,9 +459,14 @@ def overlap_study(
     x = torch.as_tensor(data["x_train"].values).to(torch_dtype)
     y = targets(data["y_train"].values, torch_dtype)
     model.bind_data(x)
+    buffers = stored_buffers(train, model, bn_statistics)
+    if buffers is not None:
+        buffers = buffers[torch.as_tensor(status == "ok")].to(torch_dtype)
     ds = overlap_dataset(
-        model, theta, x, y, train.attrs["loss"], healthy, t_points, barrier_threshold, memory_mb
-    )
+        model, theta, x, y, train.attrs["loss"], healthy, t_points, barrier_threshold, memory_mb,
+        buffers,
+    )  # fmt: skip
+    ds.attrs["bn_statistics"] = "none" if model.n_buffers == 0 else bn_statistics
     ds.attrs.update(
         dataset=train.attrs.get("dataset", ""),
         data_kind=data.attrs.get("kind", ""),

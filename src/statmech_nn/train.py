@@ -66,6 +66,7 @@ class TrainResult:
     snapshot_epochs: list[int]
     diverged_epoch: list[int | None] = field(default_factory=list)
     snapshot_grad_norms: torch.Tensor | None = None
+    buffers: torch.Tensor | None = None  # running statistics (R, B) of networks with buffers
 
     @property
     def diverged(self) -> list[bool]:
@@ -207,7 +208,16 @@ def train_replicas(
         snapshot_epochs=keep,
         diverged_epoch=diverged_epoch,
         snapshot_grad_norms=torch.stack(grad_norms, dim=1),
+        buffers=_final_buffers(model, bp, len(seeds), theta.dtype),
     )
+
+
+def _final_buffers(model: Network, bp, replicas: int, dtype: torch.dtype) -> torch.Tensor | None:
+    """The trainer's running statistics (R, B), the initial ones if no step was taken."""
+    if model.n_buffers == 0:
+        return None
+    kept = getattr(bp, "buffers", None)
+    return (kept if kept is not None else model.init_buffers(replicas, dtype)).cpu()
 
 
 def resolve_device(name: str) -> torch.device:
@@ -315,6 +325,12 @@ def train_study(
     variables["snapshots"] = labelled(
         res.snapshots.numpy(), (REPLICA, SNAPSHOT, PARAM), "parameters along the trajectory"
     )
+    if res.buffers is not None:
+        variables["buffers"] = labelled(
+            res.buffers.numpy(),
+            (REPLICA, "buffer"),
+            "running statistics at the end of training (BatchNorm mean and variance)",
+        )
     variables["status"] = labelled(
         np.array(["diverged" if d else "ok" for d in res.diverged], dtype=object),
         (REPLICA,),
@@ -331,6 +347,11 @@ def train_study(
             SNAPSHOT: np.arange(len(res.snapshot_epochs)),
             "snapshot_epoch": (SNAPSHOT, np.array(res.snapshot_epochs)),
             "param_tensor": (PARAM, np.array(model.param_tensor, dtype=object)),
+            **(
+                {"buffer_tensor": ("buffer", np.array(model.buffer_tensor, dtype=object))}
+                if res.buffers is not None
+                else {}
+            ),
         },
         attrs={
             **model.describe(),

@@ -20,6 +20,7 @@ from statmech_nn.hessian.operators import (
     Loss,
     MatMat,
     chunked,
+    data_chunked,
     dense_hessian,
     dense_matrix,
     ggn_matmat,
@@ -27,7 +28,9 @@ from statmech_nn.hessian.operators import (
     hessian_matmat,
     hvp,
     hvp_batch_size,
+    hvp_sample_chunk,
 )
+from statmech_nn.hessian.problem import BN_STATISTICS, stored_buffers
 from statmech_nn.hessian.study import (
     COMPUTATIONS,
     VARIABLES,
@@ -60,6 +63,10 @@ __all__ = [
     "dense_hessian",
     "dense_matrix",
     "chunked",
+    "data_chunked",
+    "hvp_sample_chunk",
+    "BN_STATISTICS",
+    "stored_buffers",
     "hvp_batch_size",
     "Eigenpairs",
     "extreme_eigenpairs",

@@ -9,10 +9,19 @@ dimensions being replicas (one block-diagonal product, vmapped).
 - Gauss–Newton: H = G + R with G = Jᵀ ∇²ℓ J ⪰ 0 (Schraudolph 2002);
   negative curvature can only come from R.
 - Dense: ``torch.func.hessian``, the ground truth for small models.
+
+Data in chunks: for a mean loss L = Σ_c (n_c/n) L_c over sample chunks c,
+H·V = Σ_c (n_c/n) H_c·V (and G likewise); :func:`data_chunked` builds each
+chunk's product afresh per call, so only one chunk's activations are alive at a
+time and memory is set by the chunk (:func:`hvp_sample_chunk`), not by n.
+
+An operator may take an ``aux`` tensor (*lead, B) carried along with θ's replicas
+(the loss is then ``loss(θ, aux)``): constants of each replica such as BatchNorm
+running statistics, which are not differentiated.
 """
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 from torch.func import grad, hessian, jacrev, jvp, linearize, vjp, vmap
@@ -44,17 +53,22 @@ def _linearize(fn: Callable, theta: torch.Tensor) -> Callable:
         return linearize(fn, theta)[1]
 
 
-def _summed(fn: Callable, n_lead: int) -> Callable:
+def _summed(fn: Callable, n_lead: int, aux: torch.Tensor | None = None) -> Callable:
     """Σ over replicas of a per-replica scalar ``fn``: its gradient with respect to
-    ``theta (*lead, P)`` is every replica's own gradient, its Hessian block-diagonal."""
+    ``theta (*lead, P)`` is every replica's own gradient, its Hessian block-diagonal.
+    With ``aux`` (*lead, B), ``fn(θ_r, aux_r)`` per replica."""
     batched = _over_lead(fn, n_lead)
-    return lambda th: batched(th).sum()
+    if aux is None:
+        return lambda th: batched(th).sum()
+    return lambda th: batched(th, aux).sum()
 
 
 HVP_MODES = ("linearize", "reverse", "fresh")
 
 
-def hessian_matmat(loss: Loss, theta: torch.Tensor, mode: str = "linearize") -> MatMat:
+def hessian_matmat(
+    loss: Loss, theta: torch.Tensor, mode: str = "linearize", aux: torch.Tensor | None = None
+) -> MatMat:
     """The Hessian of ``loss`` at every replica of ``theta (*lead, P)`` as a matmat.
 
     Returns ``V (*lead, B, P) -> H(θ_lead)·V``, batched over the B vectors; the
@@ -67,8 +81,10 @@ def hessian_matmat(loss: Loss, theta: torch.Tensor, mode: str = "linearize") -> 
     - ``"reverse"``: reverse-over-reverse on the gradient graph built once and
       retained (PyHessian's product); no tracing, so cheapest for few products;
     - ``"fresh"``: forward-over-reverse recomputing everything per product (:func:`hvp`).
+
+    ``aux`` (*lead, B): a constant per replica passed as ``loss(θ, aux)``.
     """
-    total = _summed(loss, theta.dim() - 1)
+    total = _summed(loss, theta.dim() - 1, aux)
     if mode == "reverse":
         return _retained_graph_hvp(total, theta)
     if mode == "linearize":
@@ -121,14 +137,20 @@ def ggn_matmat(
     output_loss: Loss,
     theta: torch.Tensor,
     linearized: bool = True,
+    aux: torch.Tensor | None = None,
 ) -> MatMat:
     """The Gauss–Newton matrix at every replica of ``theta (*lead, P)`` as a matmat.
 
     J·v by ``linearize`` (or a fresh ``jvp``), Jᵀ·u by the ``vjp`` pullback of one
     forward pass, ∇²_f ℓ by an HVP in output space (cheap); vmapped over the B vectors.
+    ``aux`` (*lead, B): a constant per replica passed as ``outputs(θ, aux)``.
     """
     n_lead = theta.dim() - 1
-    out_fn, total = _over_lead(outputs, n_lead), _summed(output_loss, n_lead)
+    batched, total = _over_lead(outputs, n_lead), _summed(output_loss, n_lead)
+
+    def out_fn(th: torch.Tensor) -> torch.Tensor:
+        return batched(th) if aux is None else batched(th, aux)
+
     f, pullback = vjp(out_fn, theta)
     if linearized:
         push = _linearize(out_fn, theta)
@@ -143,15 +165,22 @@ def ggn_matmat(
     return vmap(one, in_dims=-2, out_dims=-2)
 
 
-def dense_hessian(loss: Loss, theta: torch.Tensor, chunk_size: int | None = None) -> torch.Tensor:
+def dense_hessian(
+    loss: Loss,
+    theta: torch.Tensor,
+    chunk_size: int | None = None,
+    aux: torch.Tensor | None = None,
+) -> torch.Tensor:
     """The full Hessian (*lead, P, P) by ``torch.func.hessian``, symmetrised.
 
     ``chunk_size`` bounds how many columns are built at once (memory): then the
     Jacobian of the gradient is taken in reverse mode, whose ``jacrev`` can chunk;
     ``None`` builds all P columns together (``hessian`` = ``jacfwd(jacrev)``).
+    ``aux`` (*lead, B): a constant per replica passed as ``loss(θ, aux)``.
     """
     fn = hessian(loss) if chunk_size is None else jacrev(grad(loss), chunk_size=chunk_size)
-    h = _over_lead(fn, theta.dim() - 1)(theta)
+    args = (theta,) if aux is None else (theta, aux)
+    h = _over_lead(fn, theta.dim() - 1)(*args)
     return 0.5 * (h + h.mT)
 
 
@@ -165,6 +194,20 @@ def dense_matrix(
         cols.append(matmat(eye.expand(*lead, *eye.shape)))
     a = torch.cat(cols, dim=-2)
     return 0.5 * (a + a.mT)
+
+
+def data_chunked(parts: Sequence[tuple[float, Callable[[], MatMat]]]) -> MatMat:
+    """Σ_c w_c A_c·V for the weighted chunks ``parts`` = [(w_c, make_c)], ``make_c()``
+    building chunk c's matmat afresh at every call: one chunk's graph alive at a time."""
+
+    def apply(vs: torch.Tensor) -> torch.Tensor:
+        total = None
+        for weight, make in parts:
+            part = weight * make()(vs)
+            total = part if total is None else total + part
+        return total
+
+    return apply
 
 
 def chunked(matmat: MatMat, chunk_size: int) -> MatMat:
@@ -190,3 +233,12 @@ def hvp_batch_size(
     """
     per_vector = itemsize * (6 * n_samples * widths + 4 * n_params)
     return max(1, int(memory_mb * 2**20 // per_vector))
+
+
+def hvp_sample_chunk(
+    n_params: int, n_samples: int, widths: int, itemsize: int, memory_mb: float
+) -> int:
+    """Samples per data chunk such that one HVP (the estimate of :func:`hvp_batch_size`)
+    fits ``memory_mb``: all ``n_samples`` when they fit, else as many as fit (≥ 1)."""
+    room = memory_mb * 2**20 / itemsize - 4 * n_params
+    return int(max(1, min(n_samples, room // max(6 * widths, 1))))

@@ -7,7 +7,6 @@ training loss of a network (:class:`LossProblem`) at each trained replica.
 
 import logging
 import time
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -20,20 +19,14 @@ from statmech_nn.hessian.eigen import (
     extreme_eigenpairs,
     negative_fraction,
 )
-from statmech_nn.hessian.operators import (
-    MatMat,
-    chunked,
-    dense_hessian,
-    ggn_matmat,
-    hessian_matmat,
-    hvp_batch_size,
-)
-from statmech_nn.hessian.traces import hutchinson_trace, loss_value_trace, slq
+from statmech_nn.hessian.operators import chunked, dense_hessian, hvp_sample_chunk
+from statmech_nn.hessian.problem import LossProblem, stored_buffers
+from statmech_nn.hessian.traces import TraceEstimate, hutchinson_trace, loss_value_trace, slq
 from statmech_nn.io import labelled
-from statmech_nn.losses import loss_units, per_sample_loss, targets
-from statmech_nn.nets import Network, input_shape_of, network_from_attrs
+from statmech_nn.losses import loss_units, targets
+from statmech_nn.nets import input_shape_of, network_from_attrs
 from statmech_nn.seeds import derive_seed
-from statmech_nn.train import mean_loss, resolve_device
+from statmech_nn.train import resolve_device
 
 log = logging.getLogger("statmech_nn")
 
@@ -113,36 +106,6 @@ def converged_flags(results: dict, cfg: dict) -> dict[str, np.ndarray]:
     return out
 
 
-@dataclass(frozen=True)
-class LossProblem:
-    """A model's training loss on fixed data, as the closures the estimators take."""
-
-    model: Network
-    x: torch.Tensor
-    y: torch.Tensor
-    loss: str
-
-    def loss_fn(self, theta: torch.Tensor) -> torch.Tensor:
-        return mean_loss(self.model, theta, self.x, self.y, self.loss)
-
-    def outputs(self, theta: torch.Tensor) -> torch.Tensor:
-        return self.model.forward(theta, self.x)
-
-    def output_loss(self, f: torch.Tensor) -> torch.Tensor:
-        return per_sample_loss(f, self.y, self.loss).mean(-1)
-
-    def hessian(self, theta: torch.Tensor, mode: str = "linearize") -> MatMat:
-        return hessian_matmat(self.loss_fn, theta, mode)
-
-    def ggn(self, theta: torch.Tensor, mode: str = "linearize") -> MatMat:
-        """G·V; J·v traced once by ``linearize`` only in that mode (else a fresh ``jvp``)."""
-        return ggn_matmat(self.outputs, self.output_loss, theta, mode == "linearize")
-
-    def batch_size(self, memory_mb: float, itemsize: int) -> int:
-        widths = self.model.activations_per_sample
-        return hvp_batch_size(self.model.n_params, len(self.y), widths, itemsize, memory_mb)
-
-
 def training_subset(data: xr.Dataset, samples: int | None, seed: int) -> tuple[np.ndarray, ...]:
     """The training set, or a fixed random subset of ``samples`` of it (sorted indices)."""
     x, y = data["x_train"].values, data["y_train"].values
@@ -187,7 +150,7 @@ def eigenpairs_per_replica(
         if dense is not None:
             ext, top, bottom = dense_eigenpairs(dense[i], k)
         else:
-            h = problem.hessian(theta[i], cfg["hvp"])
+            h = problem.replica(i).hessian(theta[i], cfg["hvp"])
             ext = extreme_eigenpairs(h, n, dtype, seed=seed, **kw)
             lam_max, lam_min = np.nan_to_num(ext.values.tolist())  # NaN (unconverged): no shift
             top = eigenpairs(h, n, k, "top", dtype, seed=seed + 2, shift=lam_min, **kw)
@@ -198,7 +161,7 @@ def eigenpairs_per_replica(
         out["residuals"][i] = torch.cat([top.residuals, bottom.residuals]).cpu()
         out["hvps"][i, :3] = ext.hvps, top.hvps, bottom.hvps
         if cfg["ggn"]:
-            gmat = problem.ggn(theta[i], cfg["hvp"])
+            gmat = problem.replica(i).ggn(theta[i], cfg["hvp"])
             g = extreme_eigenpairs(gmat, n, dtype, seed=seed + 4, **ggn_kw)
             out["ggn_lambda_extreme"][i], out["ggn_residual_extreme"][i] = g.values, g.residuals
             out["hvps"][i, 3] = g.hvps
@@ -227,7 +190,7 @@ def stochastic_estimates(
     clock = _Clock()
     hutch = hutchinson_trace(hmat, (r_count, n), probes, chunk_size=per_replica, **kw)
     clock.lap("Hutchinson trace")
-    by_loss = loss_value_trace(problem.loss_fn, theta, probes, cfg["fd_step"], seed=seed)
+    by_loss = _loss_value_trace(problem, theta, probes, cfg["fd_step"], seed)
     clock.lap("loss-value trace")
     quad = slq(hmat, (r_count, n), cfg["slq_probes"], cfg["slq_steps"], **kw)
     clock.lap("SLQ")
@@ -257,6 +220,24 @@ def stochastic_estimates(
         out |= {"ggn_trace_hutchinson": g.mean, "ggn_trace_hutchinson_stderr": g.stderr}
         clock.lap("Gauss-Newton trace")
     return out, grid, sigma
+
+
+def _loss_value_trace(
+    problem: LossProblem, theta: torch.Tensor, probes: int, step: float, seed: int
+) -> TraceEstimate:
+    """:func:`loss_value_trace` of every replica; with running statistics (one set per
+    replica, which a loss of θ alone cannot tell apart) replica by replica, replica r
+    with the seed derived from (seed, r)."""
+    if problem.buffers is None:
+        return loss_value_trace(problem.loss_fn, theta, probes, step, seed=seed)
+    parts = [
+        loss_value_trace(
+            problem.replica(r).loss_fn, theta[r], probes, step,
+            seed=derive_seed(seed, "loss-value trace", r) % 2**63,
+        )
+        for r in range(theta.shape[0])
+    ]  # fmt: skip
+    return TraceEstimate.of(torch.stack([p.samples for p in parts]))
 
 
 class _Clock:
@@ -289,22 +270,27 @@ def hessian_study(
         trained.attrs, input_shape_of(data.attrs, x.shape[1]), int(data.attrs["n_classes"])
     )
     model.bind_data(torch.as_tensor(data["x_train"].values).to(dev, dtype))
+    n, n_rep = model.n_params, trained.sizes[REPLICA]
+    ok = np.flatnonzero(trained["status"].values == "ok")
+    theta = torch.as_tensor(trained["params"].values[ok]).to(dev, dtype)
+    bn = cfg.get("bn_statistics", "recompute")
+    buffers = stored_buffers(trained, model, bn)
+    itemsize = theta.element_size()
     problem = LossProblem(
         model,
         torch.as_tensor(x).to(dev, dtype),
         targets(y, dtype, dev),
         trained.attrs["loss"],
+        None if buffers is None else buffers[ok].to(dev, dtype),
+        hvp_sample_chunk(n, len(y), model.activations_per_sample, itemsize, cfg["memory_mb"]),
     )
-    n, n_rep = model.n_params, trained.sizes[REPLICA]
-    ok = np.flatnonzero(trained["status"].values == "ok")
-    theta = torch.as_tensor(trained["params"].values[ok]).to(dev, dtype)
     seeds = [derive_seed(seed, "replica", int(r)) % 2**31 for r in ok]
 
     dense = None
     if n <= cfg["dense_max_params"]:
         clock = _Clock()
         chunk = max(1, problem.batch_size(cfg["memory_mb"], theta.element_size()) // len(ok))
-        dense = dense_hessian(problem.loss_fn, theta, chunk_size=chunk)
+        dense = dense_hessian(problem.loss_fn, theta, chunk_size=chunk, aux=problem.buffers)
         spectrum = torch.linalg.eigvalsh(dense)
         clock.lap("dense Hessians and spectra")
     results: dict[str, object] = eigenpairs_per_replica(problem, theta, cfg, seeds, dense)
@@ -365,5 +351,7 @@ def hessian_study(
             "tau": cfg["tau"],
             "density_sigma": sigma,
             "eigenpairs_from": "lanczos" if dense is None else "dense eigh",
+            "bn_statistics": bn if model.n_buffers else "none",
+            "sample_chunk": problem.sample_chunk,
         },
     )

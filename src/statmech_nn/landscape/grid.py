@@ -3,6 +3,17 @@
 Points are evaluated in chunks that fit a memory budget, all points of a
 chunk in one batched forward pass of the network; an MLP takes its fast path
 (:mod:`statmech_nn.landscape.mlp_grid`), pinned to the generic one by tests.
+When one point's activations on all samples exceed the budget, the data are
+walked in blocks of samples that fit (:func:`sample_block`), so memory stays
+within the budget however large n × P grows; the losses are the blocks' sums
+over n (tests pin chunked to unchunked).
+
+Networks with buffers (BatchNorm) are evaluated with the statistics they are
+given — ``buffers0 + Σⱼ cⱼ·buffer_directionsⱼ``, the same linear combination as
+the parameters: a slice keeps its origin's running statistics at every point,
+the path (1 − t)·θa + t·θb gets (1 − t)·buffers_a + t·buffers_b (the trained
+networks in eval mode at its ends) — or, with ``buffers0 = None``, statistics
+recomputed at every point on the network's bound training subset.
 """
 
 from dataclasses import dataclass
@@ -33,6 +44,8 @@ def evaluate_grid(
     loss: str,
     memory_budget_mb: float = 32.0,
     fast: bool = True,
+    buffers0: torch.Tensor | None = None,
+    buffer_directions: torch.Tensor | None = None,
 ) -> GridValues:
     """Loss and accuracy at θ₀ + Σⱼ cⱼ dⱼ for every row c of ``coords`` (n_points, k).
 
@@ -45,7 +58,9 @@ def evaluate_grid(
     layer uses X·W₀ᵀ + Σ cⱼ X·Dⱼᵀ with the k + 1 products computed once per origin.
     Runs in the dtype of ``theta0``. An MLP takes its fast path unless ``fast`` is
     False (parity tests); any other network the generic one. Interpolation between θa and θb is
-    ``evaluate_grid(model, θa, (θb − θa)[None], t[:, None], ...)``.
+    ``evaluate_grid(model, θa, (θb − θa)[None], t[:, None], ...)``. ``buffers0``
+    (..., B) and ``buffer_directions`` (..., k, B): running statistics at the points
+    (see the module docstring); None recomputes them.
     """
     k = directions.shape[-2]
     if coords.ndim != 2 or coords.shape[1] != k:
@@ -55,16 +70,47 @@ def evaluate_grid(
     directions = directions.expand(*lead, *directions.shape[-2:]).reshape(-1, k, theta0.shape[-1])
     coords = coords.to(theta0)
     x, y = x.to(theta0), y.to(theta0.device)
+    buffers = _point_buffers(model, lead, k, buffers0, buffer_directions, theta0)
     grid = _mlp_grid if fast and isinstance(model, MLP) else _generic_grid
+    n = x.shape[0]
+    block = sample_block(model, n, theta0.element_size(), memory_budget_mb)
+    losses = accuracy = theta0.new_zeros(())
     with torch.no_grad():
-        losses, accuracy = grid(model, theta0, directions, coords, x, y, loss, memory_budget_mb)
+        for start in range(0, n, block):
+            xb, yb = x[start : start + block], y[start : start + block]
+            args = (model, theta0, directions, coords, xb, yb, loss, memory_budget_mb)
+            part = grid(*args, *buffers) if buffers else grid(*args)
+            share = len(yb) / n  # the block's mean, weighted: the mean over all samples
+            losses, accuracy = losses + share * part[0], accuracy + share * part[1]
     n_points = coords.shape[0]
     return GridValues(losses.reshape(*lead, n_points), accuracy.reshape(*lead, n_points))
 
 
-def _generic_grid(model: Network, theta0, directions, coords, x, y, loss, budget):
+def sample_block(model: Network, n_samples: int, itemsize: int, memory_budget_mb: float) -> int:
+    """Samples per block: all of them when one grid point's activations on all samples fit
+    ``memory_budget_mb``, else as many as fit (at least 1)."""
+    per_sample = itemsize * model.activations_per_sample
+    room = memory_budget_mb * 2**20 - itemsize * model.n_params
+    return int(max(1, min(n_samples, room // max(per_sample, 1))))
+
+
+def _point_buffers(model, lead, k, buffers0, buffer_directions, theta0):
+    """(buffers (L, B), directions (L, k, B) or None) flattened like θ₀, or () without."""
+    if buffers0 is None or model.n_buffers == 0:
+        return ()
+    b0 = buffers0.to(theta0).expand(*lead, model.n_buffers).reshape(-1, model.n_buffers)
+    if buffer_directions is None:
+        return (b0, None)
+    db = buffer_directions.to(theta0).expand(*lead, k, model.n_buffers)
+    return (b0, db.reshape(-1, k, model.n_buffers))
+
+
+def _generic_grid(
+    model: Network, theta0, directions, coords, x, y, loss, budget, buffers0=None, db=None
+):
     """Any network: chunks of (origin, point) pairs, each chunk's parameter vectors
-    θ₀ + Σⱼ cⱼdⱼ formed and passed through the network's batched forward at once."""
+    θ₀ + Σⱼ cⱼdⱼ (and buffers, where given) formed and passed through the network's
+    batched forward at once."""
     n_points, n_batch = coords.shape[0], theta0.shape[0]
     total = n_batch * n_points
     per_point = memory_per_point(model, x.shape[0], theta0.element_size())
@@ -74,7 +120,12 @@ def _generic_grid(model: Network, theta0, directions, coords, x, y, loss, budget
         idx = torch.arange(start, min(start + step, total), device=theta0.device)
         origin, point = idx // n_points, idx % n_points
         params = theta0[origin] + torch.einsum("ck,ckp->cp", coords[point], directions[origin])
-        out = model.forward(params, x).movedim(-1, -2)  # (chunk, classes, n)
+        buffers = None
+        if buffers0 is not None:
+            buffers = buffers0[origin]
+            if db is not None:
+                buffers = buffers + torch.einsum("ck,ckb->cb", coords[point], db[origin])
+        out = model.forward(params, x, buffers).movedim(-1, -2)  # (chunk, classes, n)
         per_sample, hits = loss_and_hits(out, y, loss)
         losses[start : start + len(idx)] = per_sample.mean(-1)
         accuracy[start : start + len(idx)] = hits.to(out.dtype).mean(-1)
@@ -90,11 +141,16 @@ def line(
     y: torch.Tensor,
     loss: str,
     memory_budget_mb: float = 32.0,
+    buffers0: torch.Tensor | None = None,
+    buffer_direction: torch.Tensor | None = None,
 ) -> GridValues:
-    """Loss and accuracy along θ₀ + t·d for θ₀ (..., P), d (..., P), t (n,): shape (..., n)."""
+    """Loss and accuracy along θ₀ + t·d for θ₀ (..., P), d (..., P), t (n,): shape (..., n);
+    running statistics ``buffers0 + t·buffer_direction`` where given (see the module)."""
+    db = None if buffer_direction is None else buffer_direction.unsqueeze(-2)
     return evaluate_grid(
-        model, theta0, direction.unsqueeze(-2), t.reshape(-1, 1), x, y, loss, memory_budget_mb
-    )
+        model, theta0, direction.unsqueeze(-2), t.reshape(-1, 1), x, y, loss, memory_budget_mb,
+        buffers0=buffers0, buffer_directions=db,
+    )  # fmt: skip
 
 
 def interpolate(
@@ -106,9 +162,17 @@ def interpolate(
     y: torch.Tensor,
     loss: str,
     memory_budget_mb: float = 32.0,
+    buffers_a: torch.Tensor | None = None,
+    buffers_b: torch.Tensor | None = None,
 ) -> GridValues:
-    """Loss and accuracy on the straight path (1 − t)·θa + t·θb: shape (..., n)."""
-    return line(model, theta_a, theta_b - theta_a, t, x, y, loss, memory_budget_mb)
+    """Loss and accuracy on the straight path (1 − t)·θa + t·θb: shape (..., n).
+
+    With running statistics ``buffers_a``, ``buffers_b`` (BatchNorm, ``eval``) the
+    point at t is evaluated with (1 − t)·buffers_a + t·buffers_b, interpolated as the
+    parameters are; without, statistics are recomputed at every point.
+    """
+    db = None if buffers_a is None else buffers_b - buffers_a
+    return line(model, theta_a, theta_b - theta_a, t, x, y, loss, memory_budget_mb, buffers_a, db)
 
 
 def plane(

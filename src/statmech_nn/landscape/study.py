@@ -9,11 +9,12 @@ import xarray as xr
 
 from statmech_nn.dims import PARAM, REPLICA, SNAPSHOT
 from statmech_nn.errors import InputError
+from statmech_nn.hessian.problem import stored_buffers
 from statmech_nn.io import labelled
 from statmech_nn.landscape.curvature import curvature_statistics, grid_curvature, model_loss
 from statmech_nn.landscape.directions import pca_directions, random_directions, scale_direction
 from statmech_nn.landscape.grid import evaluate_grid
-from statmech_nn.losses import loss_units, targets
+from statmech_nn.losses import loss_units, per_sample_loss, targets
 from statmech_nn.nets import Network, network_from_attrs
 from statmech_nn.train import resolve_device
 
@@ -98,6 +99,7 @@ def critical_point_terms(
     loss: str,
     ranges: Sequence[Sequence[float]],
     curvature: np.ndarray,
+    buffers: torch.Tensor | None = None,
 ) -> dict[str, xr.Variable]:
     """Slope against curvature along each axis over its plotted range (THEORY.md).
 
@@ -107,6 +109,12 @@ def critical_point_terms(
     (κ the second-difference curvature per |d|², ``curvature`` (R, k)).
     """
     fn = model_loss(model, x.double(), y, loss)
+    if buffers is not None:  # the loss the slice shows: the replica's running statistics
+
+        def fn(th: torch.Tensor) -> torch.Tensor:
+            out = model.forward(th, x.double(), buffers.double())
+            return per_sample_loss(out, y, loss).mean(-1)
+
     theta = origin.double()
     g = torch.func.grad(lambda th: fn(th).sum())(theta)
     reach = torch.tensor([max(abs(lo), abs(hi)) for lo, hi in ranges], dtype=torch.float64)
@@ -144,6 +152,7 @@ def slice_dataset(
     param_tensor: Sequence[str] | None = None,
     memory_budget_mb: float = 32.0,
     device: torch.device | str = "cpu",
+    buffers: torch.Tensor | None = None,
 ) -> xr.Dataset:
     """A labelled slice through every replica's trained parameters ``params`` (R, P).
 
@@ -153,6 +162,9 @@ def slice_dataset(
     x_test, y_test. Returns train/test loss and accuracy on dims (replica, a[, b]),
     the origins and directions, and the second-difference curvature at the
     grid point nearest the origin along each axis, κⱼ = Δ²L / (Δcⱼ² |dⱼ|²).
+    ``buffers`` (R, B): running statistics to evaluate BatchNorm layers with, the
+    replica's at every point of its slice and, on a segment, interpolated linearly
+    to its partner's (``bn_statistics: eval``); None recomputes them at every point.
     """
     if len(ranges) != len(axes):
         raise InputError(f"slice ranges {list(ranges)}: expected one [low, high] per axis {axes}")
@@ -162,6 +174,12 @@ def slice_dataset(
     )
     # directions are drawn on the CPU (the same on any device), the grid evaluated on ``device``
     origin, directions = origin.to(device), directions.to(device)
+    buffer_directions = None
+    if buffers is not None:
+        buffers = buffers.to(device, params.dtype)
+        if "partner" in extra:
+            partner = torch.as_tensor(extra["partner"].values, device=device)
+            buffer_directions = (buffers[partner] - buffers).unsqueeze(1)
     k = len(axes)
     grids = [torch.linspace(lo, hi, resolution, dtype=params.dtype) for lo, hi in ranges]
     coords = torch.cartesian_prod(*grids).reshape(-1, k)
@@ -179,6 +197,8 @@ def slice_dataset(
             data[f"y_{split}"],
             loss,
             memory_budget_mb,
+            buffers0=buffers,
+            buffer_directions=buffer_directions,
         )
         variables[f"{split}_loss"] = labelled(
             values.loss.reshape(shape).cpu().numpy(), dims, f"mean {split} loss ({loss})"
@@ -196,7 +216,7 @@ def slice_dataset(
     variables.update(
         critical_point_terms(
             model, origin, directions, data["x_train"], data["y_train"], loss, ranges,
-            variables["centre_curvature"].values,
+            variables["centre_curvature"].values, None if buffers is None else buffers.cpu(),
         )
     )  # fmt: skip
     for name in ("train_loss", "test_loss", "centre_curvature", "linear_term", "curvature_term"):
@@ -230,6 +250,9 @@ def slice_dataset(
             "normalisation": normalisation,
             "bias": bias,
             "loss": loss,
+            "bn_statistics": (
+                "none" if model.n_buffers == 0 else "eval" if buffers is not None else "recompute"
+            ),
         },
     )
 
@@ -284,11 +307,14 @@ def slice_study(
 
     ``train`` and ``data`` are the training and data-set stages' Datasets,
     ``hessian`` the Hessian stage's (needed for Hessian axes). The entry holds
-    ``axes``, ``ranges``, ``resolution`` and, optionally, ``normalisation`` and
-    ``bias`` (see :func:`slice_dataset`).
+    ``axes``, ``ranges``, ``resolution`` and, optionally, ``normalisation``,
+    ``bias`` and ``bn_statistics`` (see :func:`slice_dataset`).
     """
     chosen = healthy_replicas(train, replicas)
     model, params, tensors = _study_inputs(train, data, chosen, getattr(torch, dtype))
+    buffers = stored_buffers(train, model, direction.get("bn_statistics", "recompute"))
+    if buffers is not None:
+        buffers = buffers[torch.as_tensor(train.indexes[REPLICA].get_indexer(chosen))]
     axes = list(direction["axes"])
     vectors = None
     if any(a.startswith("hessian") for a in axes):
@@ -314,6 +340,7 @@ def slice_study(
         model.param_tensor,
         memory_mb,
         resolve_device(device),
+        buffers,
     )
     ds = ds.assign_coords({REPLICA: chosen})
     ds.attrs.update(arch=train.attrs["arch"], dataset=train.attrs.get("dataset", ""))
@@ -366,5 +393,6 @@ def curvature_study(
         trace_stderr,
     )
     ds = ds.assign_coords({REPLICA: chosen})
+    ds.attrs["bn_statistics"] = "recompute" if model.n_buffers else "none"
     ds.attrs.update(arch=train.attrs["arch"], dataset=train.attrs.get("dataset", ""))
     return ds

@@ -114,10 +114,57 @@ class Network:
             parts.append(t.reshape(*t.shape[: t.dim() - len(shape)], -1))
         return torch.cat(parts, dim=-1)
 
+    # -- buffers (BatchNorm running statistics) -------------------------------------
+
+    @property
+    def buffer_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Buffer name -> shape, in the order of the flat buffer vector (none by default)."""
+        return {}
+
+    @cached_property
+    def n_buffers(self) -> int:
+        return sum(math.prod(s) for s in self.buffer_shapes.values())
+
+    @cached_property
+    def buffer_tensor(self) -> list[str]:
+        """For every entry of the flat buffer vector, the name of its buffer."""
+        return [name for name, s in self.buffer_shapes.items() for _ in range(math.prod(s))]
+
+    def unflatten_buffers(self, buffers: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Views of ``buffers`` (..., B) as named tensors (..., *shape)."""
+        sizes = [math.prod(s) for s in self.buffer_shapes.values()]
+        parts = torch.split(buffers, sizes, dim=-1)
+        lead = buffers.shape[:-1]
+        return {
+            name: part.reshape(*lead, *shape)
+            for (name, shape), part in zip(self.buffer_shapes.items(), parts, strict=True)
+        }
+
+    def flatten_buffers(self, buffers: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Inverse of :meth:`unflatten_buffers` (extra entries of ``buffers`` are ignored)."""
+        parts = [
+            buffers[name].reshape(*buffers[name].shape[: buffers[name].dim() - len(shape)], -1)
+            for name, shape in self.buffer_shapes.items()
+        ]
+        return torch.cat(parts, dim=-1) if parts else torch.zeros(0)
+
+    def buffer_index(self, param_index: torch.Tensor) -> torch.Tensor:
+        """Flat buffer index (..., B) that moves buffers as ``param_index`` (..., P) moves
+        parameters (``permute(θ) == θ[..., param_index]``): the identity without buffers."""
+        return torch.arange(self.n_buffers).expand(*param_index.shape[:-1], self.n_buffers)
+
     # -- what subclasses define -----------------------------------------------------
 
-    def forward(self, theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """Outputs (..., n, n_outputs) for parameters (..., P) and inputs (n, features)."""
+    def forward(
+        self, theta: torch.Tensor, x: torch.Tensor, buffers: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Outputs (..., n, n_outputs) for parameters (..., P) and inputs (n, features).
+
+        ``buffers`` (..., B), the running statistics to evaluate with (their leading
+        dimensions a prefix of θ's, aligned from the left: one set per replica serves
+        all its grid points), matter only to networks with buffers; None means the
+        network's own choice (BatchNorm: statistics recomputed at θ).
+        """
         raise NotImplementedError
 
     def init(self, seed: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:

@@ -106,10 +106,13 @@ class MLP(Network):
         """Hidden pre-activations and activations, outputs (×3: logits, softmax, loss)."""
         return 2 * self.arch.width * self.arch.depth + 3 * self.out_dim
 
-    def forward(self, theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, theta: torch.Tensor, x: torch.Tensor, buffers: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Network outputs for inputs ``x`` (..., n, in_dim): shape (..., n, out_dim).
 
-        Leading dimensions of ``theta`` (..., P) broadcast against those of ``x``.
+        Leading dimensions of ``theta`` (..., P) broadcast against those of ``x``; an
+        MLP has no buffers (``buffers`` is ignored).
         """
         params = self.unflatten(theta)
         act = ACTIVATIONS.get(self.arch.activation)

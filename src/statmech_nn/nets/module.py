@@ -11,13 +11,17 @@ replica r is the module built after ``torch.manual_seed(seed_r)`` (inside
 ``torch.random.fork_rng``, so the global generator is left as it was): the
 module's own initialisation, reproducible from the seed alone.
 
-BatchNorm: training normalises each batch by its own statistics (train mode).
-Everywhere else — evaluation, Hessians, grid and path points — the statistics
-are recomputed at the given parameters on a fixed training subset (the first
-:data:`STATISTICS_SAMPLES` training inputs, :meth:`ModuleNetwork.bind_data`), as
-mode-connectivity work does: the network is then a function of θ alone, the
-same at a path's endpoint as the trained network with freshly estimated
-statistics (torch's ``reset_running_stats`` and one pass with ``momentum=None``).
+BatchNorm: training normalises each batch by its own statistics (train mode)
+and keeps running statistics per replica, updated as torch does
+(:meth:`ModuleNetwork.forward_train_statistics`, the trainer's buffers). Everywhere
+else — evaluation, Hessians, grid and path points — the network is evaluated
+either with given running statistics (``buffers``: torch's eval mode) or, by
+default, with statistics recomputed at the given parameters on a fixed training
+subset (the first :data:`STATISTICS_SAMPLES` training inputs,
+:meth:`ModuleNetwork.bind_data`), as mode-connectivity work does: the network is
+then a function of θ alone, the same at a path's endpoint as the trained network
+with freshly estimated statistics (torch's ``reset_running_stats`` and one pass
+with ``momentum=None``).
 """
 
 import math
@@ -75,6 +79,59 @@ class ModuleNetwork(Network):
     def shapes(self) -> dict[str, tuple[int, ...]]:
         return self._shapes
 
+    @cached_property
+    def buffer_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Running mean and variance of every BatchNorm layer, (channels,) each."""
+        return {
+            f"{name}.{kind}": (norm.num_features,)
+            for name, norm in self._norms
+            for kind in ("running_mean", "running_var")
+        }
+
+    def init_buffers(self, replicas: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """torch's initial running statistics (mean 0, variance 1), (replicas, B)."""
+        parts = [
+            torch.zeros(s) if name.endswith("running_mean") else torch.ones(s)
+            for name, s in self.buffer_shapes.items()
+        ]
+        flat = torch.cat(parts) if parts else torch.zeros(0)
+        return flat.to(dtype).expand(replicas, -1).clone()
+
+    @cached_property
+    def buffer_momentum(self) -> torch.Tensor:
+        """Every buffer entry's layer ``momentum`` (B,); NaN where it is None (torch's
+        cumulative average, factor 1 / batches seen)."""
+        parts = [
+            torch.full(
+                (2 * norm.num_features,),
+                math.nan if norm.momentum is None else norm.momentum,
+                dtype=torch.float64,
+            )
+            for _, norm in self._norms
+        ]
+        return torch.cat(parts) if parts else torch.zeros(0, dtype=torch.float64)
+
+    def buffer_index(self, param_index: torch.Tensor) -> torch.Tensor:
+        """Buffer index (..., B) moving each BatchNorm layer's channels as ``param_index``
+        (..., P) moves that layer's ``weight`` (its channels' scale), identity without one."""
+        offsets, start = {}, 0
+        for name, shape in self.shapes.items():
+            offsets[name] = start
+            start += math.prod(shape)
+        parts, start = [], 0
+        for name, shape in self.buffer_shapes.items():
+            layer, size = name.rpartition(".")[0], shape[0]
+            weight = offsets.get(f"{layer}.weight")
+            if weight is None:
+                channels = torch.arange(size).expand(*param_index.shape[:-1], size)
+            else:
+                channels = param_index[..., weight : weight + size] - weight
+            parts.append(start + channels)
+            start += size
+        if not parts:
+            return super().buffer_index(param_index)
+        return torch.cat(parts, dim=-1)
+
     def init(self, seed: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
         """The parameters of the module the factory builds after ``torch.manual_seed(seed)``."""
         with torch.random.fork_rng(devices=[]):
@@ -101,6 +158,27 @@ class ModuleNetwork(Network):
         if self._norms:
             self._statistics_inputs = self._as_input(x_train[:STATISTICS_SAMPLES])
 
+    def _batch_statistics(self, params: dict[str, torch.Tensor], xs: torch.Tensor):
+        """Outputs for ``xs`` in train mode and, per norm layer, the mean and unbiased
+        variance of its input over the batch (what torch's running statistics average)."""
+        seen: dict[str, torch.Tensor] = {}
+        hooks = [
+            norm.register_forward_pre_hook(lambda _m, inp, n=name: seen.__setitem__(n, inp[0]))
+            for name, norm in self._norms
+        ]
+        self.module.train()
+        try:
+            out = functional_call(self.module, params, (xs,))
+        finally:
+            self.module.eval()
+            for hook in hooks:
+                hook.remove()
+        stats = {}
+        for name, h in seen.items():
+            dims = [d for d in range(h.dim()) if d != 1]
+            stats[name] = (h.mean(dims), h.var(dims, correction=1))
+        return out, stats
+
     def _statistics(self, params: dict[str, torch.Tensor], like: torch.Tensor):
         """Per norm layer, the mean and unbiased variance of its input over the bound
         training subset at ``params`` (torch's running statistics after one pass with
@@ -109,22 +187,7 @@ class ModuleNetwork(Network):
             raise InputError(
                 f"network {self.name!r} has BatchNorm layers: bind_data(training inputs) first"
             )
-        seen: dict[str, torch.Tensor] = {}
-        hooks = [
-            norm.register_forward_pre_hook(lambda _m, inp, n=name: seen.__setitem__(n, inp[0]))
-            for name, norm in self._norms
-        ]
-        self.module.train()
-        try:
-            functional_call(self.module, params, (self._statistics_inputs.to(like),))
-        finally:
-            for hook in hooks:
-                hook.remove()
-        stats = {}
-        for name, h in seen.items():
-            dims = [d for d in range(h.dim()) if d != 1]
-            stats[name] = (h.mean(dims), h.var(dims, correction=1))
-        return stats
+        return self._batch_statistics(params, self._statistics_inputs.to(like))[1]
 
     def _normalised_by(self, stats: dict[str, tuple[torch.Tensor, torch.Tensor]]):
         """Forward hooks that replace each norm layer's eval-mode output by its input
@@ -143,14 +206,21 @@ class ModuleNetwork(Network):
             for name, norm in self._norms
         ]
 
-    def _mapped(self, theta: torch.Tensor, x: torch.Tensor, train: bool) -> torch.Tensor:
+    def _given_statistics(self, buffers: torch.Tensor):
+        """Per norm layer, (running mean, running variance) from a flat buffer vector (B,)."""
+        named = self.unflatten_buffers(buffers)
+        return {n: (named[f"{n}.running_mean"], named[f"{n}.running_var"]) for n, _ in self._norms}
+
+    def _mapped(
+        self, theta: torch.Tensor, x: torch.Tensor, train: bool, buffers: torch.Tensor | None
+    ) -> torch.Tensor:
         xs = self._as_input(x)
 
-        def one(th: torch.Tensor) -> torch.Tensor:
+        def one(th: torch.Tensor, buf: torch.Tensor | None = None) -> torch.Tensor:
             params = self.unflatten(th)
             hooks = []
             if self._norms and not train:
-                stats = self._statistics(params, xs)
+                stats = self._statistics(params, xs) if buf is None else self._given_statistics(buf)
                 hooks = self._normalised_by(stats)
                 # placeholders in the right dtype for the eval-mode call the hooks overwrite
                 for name, (mean, var) in stats.items():
@@ -164,19 +234,40 @@ class ModuleNetwork(Network):
                 for hook in hooks:
                     hook.remove()
 
+        lead = theta.shape[:-1]
+        args: tuple[torch.Tensor, ...] = (theta,)
+        if buffers is not None and self._norms:
+            b = buffers.to(theta)
+            b = b.reshape(*b.shape[:-1], *[1] * (len(lead) - b.dim() + 1), b.shape[-1])
+            args = (theta, b.expand(*lead, b.shape[-1]))
         fn = one
-        for _ in range(theta.dim() - 1):
+        for _ in range(len(lead)):
             fn = vmap(fn)
-        return fn(theta)
+        return fn(*args)
 
-    def forward(self, theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """Outputs (..., n, n_outputs) for θ (..., P) and flat inputs x (n, features);
-        BatchNorm statistics recomputed at θ on the bound training subset."""
-        return self._mapped(theta, x, train=False)
+    def forward(
+        self, theta: torch.Tensor, x: torch.Tensor, buffers: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Outputs (..., n, n_outputs) for θ (..., P) and flat inputs x (n, features).
+
+        BatchNorm layers normalise with the running statistics ``buffers`` (..., B)
+        (eval mode; leading dims a prefix of θ's, aligned from the left) or, when
+        None, with statistics recomputed at θ on the bound training subset.
+        """
+        return self._mapped(theta, x, False, buffers)
 
     def forward_train(self, theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """Outputs in train mode: BatchNorm normalises the batch ``x`` by its own statistics."""
-        return self._mapped(theta, x, train=True)
+        return self._mapped(theta, x, True, None)
+
+    def forward_train_statistics(
+        self, theta: torch.Tensor, x: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Train-mode outputs (n, n_outputs) of one replica θ (P,) and the batch statistics
+        (B,) in buffer order — per norm layer the mean and unbiased variance of its input
+        over the batch and positions, which torch's running statistics average."""
+        out, stats = self._batch_statistics(self.unflatten(theta), self._as_input(x))
+        return out, torch.cat([t for name, _ in self._norms for t in stats[name]])
 
     @cached_property
     def activations_per_sample(self) -> int:
@@ -199,7 +290,9 @@ class ModuleNetwork(Network):
         import json
 
         batch_norm = (
-            f"recomputed at each point on the first {STATISTICS_SAMPLES} training inputs"
+            f"recomputed at each evaluated point on the first {STATISTICS_SAMPLES} training "
+            "inputs (bn_statistics: recompute), or the running statistics of `buffers` (eval); "
+            "each stage file's bn_statistics attr says which"
             if self._norms
             else "none"
         )
