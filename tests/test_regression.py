@@ -12,7 +12,7 @@ from statmech_nn.backprop import Backprop
 from statmech_nn.data import make_dataset, smooth_function
 from statmech_nn.hessian.operators import dense_hessian
 from statmech_nn.losses import loss_and_hits, per_sample_loss, targets
-from statmech_nn.models import Model
+from statmech_nn.nets import MLP
 from statmech_nn.train import mean_loss
 
 QUICK = yaml.safe_load((Path(__file__).resolve().parents[1] / "config/quick.yaml").read_text())
@@ -51,7 +51,7 @@ def test_mse_against_real_targets_and_undefined_accuracy():
 @pytest.mark.parametrize("arch", ["mlp-d2-w6-tanh", "mlp-d1-w7-relu"])
 def test_fast_backward_equals_autograd_for_real_targets(arch):
     gen = torch.Generator().manual_seed(0)
-    model = Model.build(arch, 3, 1)
+    model = MLP.build(arch, 3, 1)
     theta = torch.randn(2, model.n_params, generator=gen, dtype=torch.float64)
     x = torch.randn(2, 9, 3, generator=gen, dtype=torch.float64)
     y = torch.randn(2, 9, generator=gen, dtype=torch.float64)
@@ -78,7 +78,7 @@ def test_regression_through_train_hessian_slices_and_curvature():
     hcfg = {**QUICK["hessian"], "replicas": 2, "k": 2, "slq_probes": 2, "trace_probes": 4}
     hess = hessian.hessian_study(data, trained, hcfg, seed=2)
     # the dense Hessian of ½ mean (f − y)² at replica 0 has the stored extreme eigenvalues
-    model = Model.build("mlp-d1-w16-tanh", 2, 1)
+    model = MLP.build("mlp-d1-w16-tanh", 2, 1)
     x = torch.as_tensor(data.x_train.values)
     y = torch.as_tensor(data.y_train.values)
     theta = torch.as_tensor(trained.params.values[0])
