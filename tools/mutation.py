@@ -3,6 +3,8 @@
     python tools/mutation.py                      # every science module, every mutant
     python tools/mutation.py theory overlap       # some modules, their unit tests only
     python tools/mutation.py --sample 300 --seed 0   # a seeded random sample of mutants
+    python tools/mutation.py --sample 320 --seed 0 --budget 50 --workdir W
+    python tools/mutation.py --recheck --workdir W   # the sample's survivors, after new tests
 
 mutmut is configured in pyproject.toml ([tool.mutmut]: the modules to mutate and the
 unit tests that judge them). This runs it in a copy of the work tree (git's tracked and
@@ -18,9 +20,11 @@ import os
 import random
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,7 +41,10 @@ def configured_modules() -> list[str]:
     text = (ROOT / "pyproject.toml").read_text()
     section = text[text.index("[tool.mutmut]") :]
     block = re.search(r"only_mutate = \[(.*?)\]", section, re.S).group(1)
-    return [Path(p).stem for p in re.findall(r'"([^"]+)"', block)]
+    # a module file (src/statmech_nn/theory.py) or a package (src/statmech_nn/hessian/*.py)
+    return [
+        Path(p).parent.name if "*" in p else Path(p).stem for p in re.findall(r'"([^"]+)"', block)
+    ]
 
 
 def tests_for(module: str) -> list[str]:
@@ -66,7 +73,10 @@ def narrow_config(pyproject: Path, modules: list[str]) -> None:
 
     text = pyproject.read_text()
     head, section = text.split("[tool.mutmut]", 1)
-    targets = [f"{PACKAGE}/{m}.py" for m in modules]
+    targets = [
+        f"{PACKAGE}/{m}/*.py" if (ROOT / PACKAGE / m).is_dir() else f"{PACKAGE}/{m}.py"
+        for m in modules
+    ]
     tests = [t for m in modules for t in tests_for(m)]
     for key, values in (("only_mutate", targets), ("pytest_add_cli_args_test_selection", tests)):
         pattern = rf"{key} = \[.*?\]"
@@ -74,18 +84,26 @@ def narrow_config(pyproject: Path, modules: list[str]) -> None:
     pyproject.write_text(head + "[tool.mutmut]" + section)
 
 
-def mutmut(workdir: Path, *args: str, capture: bool = False, check: bool = True) -> str:
+def mutmut(
+    workdir: Path, *args: str, capture: bool = False, check: bool = True, timeout=None
+) -> str:
+    """``python -m mutmut ARGS`` in ``workdir`` on one BLAS thread; past ``timeout`` seconds
+    its whole process group (the forked workers too) is killed and TimeoutExpired raised."""
     env = os.environ | {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
-    proc = subprocess.run(
+    pipe = subprocess.PIPE if capture else None
+    with subprocess.Popen(
         [sys.executable, "-m", "mutmut", *args],
-        cwd=workdir,
-        env=env,
-        text=True,
-        capture_output=capture,
-    )
+        cwd=workdir, env=env, text=True, stdout=pipe, stderr=pipe, start_new_session=True,
+    ) as proc:  # fmt: skip
+        try:
+            out, _ = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise
     if check and proc.returncode != 0:
         raise SystemExit(f"mutmut {' '.join(args)} failed ({proc.returncode})")
-    return proc.stdout if capture else ""
+    return out if capture else ""
 
 
 def statuses(workdir: Path) -> dict[str, str]:
@@ -115,6 +133,24 @@ def survivor_diffs(workdir: Path, names: list[str]) -> dict[str, str]:
     return {n: mutmut(workdir, "show", n, capture=True) for n in names}
 
 
+def run_in_chunks(workdir: Path, run: list[str], names: list[str], chunk: int, budget_s: float):
+    """``mutmut run`` on ``names`` (in this order) in chunks, starting no chunk after
+    ``budget_s`` seconds and killing one that runs past it (``timeout``): the names left."""
+    start = time.monotonic()
+    for i in range(0, len(names), chunk):
+        left = budget_s - (time.monotonic() - start)
+        if left <= 0:
+            return names[i:]
+        part = names[i : i + chunk]
+        try:
+            mutmut(workdir, *run, *part, check=False, timeout=left)
+        except subprocess.TimeoutExpired:
+            return names[i:]
+        done = i + len(part)
+        print(f"{done}/{len(names)} mutants, {time.monotonic() - start:.0f} s", flush=True)
+    return []
+
+
 def main() -> None:
     known = configured_modules()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -123,12 +159,23 @@ def main() -> None:
     )
     parser.add_argument("--sample", type=int, help="check a random sample of this many mutants")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sample (default 0)")
+    parser.add_argument(
+        "--recheck",
+        action="store_true",
+        help="rerun the not-killed mutants of the sample stored in --workdir (after new tests)",
+    )
     parser.add_argument("--jobs", type=int, default=os.cpu_count(), help="parallel mutants")
+    parser.add_argument("--chunk", type=int, default=40, help="mutants per mutmut call (sample)")
+    parser.add_argument(
+        "--budget", type=float, default=float("inf"), help="minutes after which no chunk starts"
+    )
     parser.add_argument("--workdir", type=Path, help="where to copy the tree (default: a temp dir)")
     args = parser.parse_args()
     modules = args.modules or known
     if unknown := sorted(set(modules) - set(known)):
         parser.error(f"not a configured science module: {', '.join(unknown)}")
+    if args.recheck and args.workdir is None:
+        parser.error("--recheck needs the --workdir of an earlier --sample run")
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="statmech-mutation-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -137,25 +184,46 @@ def main() -> None:
     print(f"mutating {', '.join(modules)} in {workdir}", flush=True)
 
     run = ["run", "--max-children", str(args.jobs)]
-    if args.sample is not None:
-        # generate every mutant and the test map, then stop (mutmut exits non-zero when no
-        # mutant matches the filter, after generating and mapping): then draw the sample
+    sample_file = workdir / "mutation-sample.json"
+    chosen = None
+    if args.sample is not None or args.recheck:
+        # generate every mutant and the test map (for new tests and changed files too), then
+        # stop: mutmut exits non-zero when no mutant matches the filter, after mapping
         mutmut(workdir, *run, "statmech_nn.no_such_module.*", capture=True, check=False)
         names = sorted(statuses(workdir))
         if not names:
             raise SystemExit("mutmut generated no mutants")
-        chosen = sorted(random.Random(args.seed).sample(names, min(args.sample, len(names))))
+    if args.recheck:
+        stored = json.loads(sample_file.read_text())
+        chosen, found = stored["mutants"], statuses(workdir)
+        todo = [n for n in chosen if found.get(n) not in ("killed", "timeout")]
+        print(f"recheck: {len(todo)} not killed of the sample of {len(chosen)}", flush=True)
+    elif args.sample is not None:
+        # random order, so that a run stopped by --budget has checked a random subsample
+        chosen = random.Random(args.seed).sample(names, min(args.sample, len(names)))
+        sample_file.write_text(json.dumps({"seed": args.seed, "of": len(names), "mutants": chosen}))
         print(f"sample: {len(chosen)} of {len(names)} mutants (seed {args.seed})", flush=True)
-        mutmut(workdir, *run, *chosen)
+        todo = chosen
+    if chosen is not None:
+        left = run_in_chunks(workdir, run, todo, args.chunk, 60 * args.budget)
+        if left:
+            print(f"budget spent: {len(left)} mutants not (re)checked", flush=True)
     else:
         mutmut(workdir, *run)
 
     found = statuses(workdir)
+    if chosen is not None:
+        found = {n: found.get(n, "not checked") for n in chosen}
     checked = {n: s for n, s in found.items() if s != "not checked"}
     killed = sum(s in ("killed", "timeout") for s in checked.values())
     survivors = sorted(n for n, s in checked.items() if s not in ("killed", "timeout"))
     score = 100 * killed / max(len(checked), 1)
-    scope = f"{len(checked)} of {len(found)} mutants" if args.sample else f"{len(checked)} mutants"
+    if chosen is not None:
+        stored = json.loads(sample_file.read_text())
+        scope = f"{len(checked)} checked of a sample of {len(chosen)} (seed {stored['seed']}) "
+        scope += f"of {stored['of']} mutants"
+    else:
+        scope = f"{len(checked)} mutants"
     lines = [
         f"# Mutation score: {score:.1f} % ({killed} killed of {scope}; {', '.join(modules)})",
         "",
