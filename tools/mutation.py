@@ -48,7 +48,12 @@ def configured_modules() -> list[str]:
 
 
 def tests_for(module: str) -> list[str]:
-    return [f"tests/test_{module}.py", *EXTRA_TESTS.get(module, [])]
+    """tests/test_<module>.py, the tests written for its mutants (test_mutants_<module>*.py)
+    and any listed in EXTRA_TESTS."""
+    written = sorted(
+        p.relative_to(ROOT).as_posix() for p in ROOT.glob(f"tests/test_mutants_{module}*.py")
+    )
+    return [f"tests/test_{module}.py", *written, *EXTRA_TESTS.get(module, [])]
 
 
 def copy_tree(dest: Path) -> None:
@@ -134,21 +139,23 @@ def survivor_diffs(workdir: Path, names: list[str]) -> dict[str, str]:
 
 
 def run_in_chunks(workdir: Path, run: list[str], names: list[str], chunk: int, budget_s: float):
-    """``mutmut run`` on ``names`` (in this order) in chunks, starting no chunk after
-    ``budget_s`` seconds and killing one that runs past it (``timeout``): the names left."""
-    start = time.monotonic()
-    for i in range(0, len(names), chunk):
+    """``mutmut run`` on ``names`` (in this order) in chunks, the first of 10 to time a
+    mutant, starting no chunk after ``budget_s`` seconds and killing one that runs past
+    it: the names not checked."""
+    start, i = time.monotonic(), 0
+    while i < len(names):
         left = budget_s - (time.monotonic() - start)
         if left <= 0:
-            return names[i:]
-        part = names[i : i + chunk]
+            break
+        part = names[i : i + (10 if i == 0 else chunk)]
         try:
-            mutmut(workdir, *run, *part, check=False, timeout=left)
+            mutmut(workdir, *run, *part, capture=True, check=False, timeout=left)
         except subprocess.TimeoutExpired:
-            return names[i:]
-        done = i + len(part)
-        print(f"{done}/{len(names)} mutants, {time.monotonic() - start:.0f} s", flush=True)
-    return []
+            break
+        i += len(part)
+        spent = time.monotonic() - start
+        print(f"{i}/{len(names)} mutants, {spent:.0f} s ({spent / i:.1f} s each)", flush=True)
+    return names[i:]
 
 
 def main() -> None:
@@ -165,7 +172,7 @@ def main() -> None:
         help="rerun the not-killed mutants of the sample stored in --workdir (after new tests)",
     )
     parser.add_argument("--jobs", type=int, default=os.cpu_count(), help="parallel mutants")
-    parser.add_argument("--chunk", type=int, default=40, help="mutants per mutmut call (sample)")
+    parser.add_argument("--chunk", type=int, default=100, help="mutants per mutmut call (sample)")
     parser.add_argument(
         "--budget", type=float, default=float("inf"), help="minutes after which no chunk starts"
     )
