@@ -4,7 +4,6 @@
     python tools/mutation.py theory overlap       # some modules, their unit tests only
     python tools/mutation.py --sample 300 --seed 0   # a seeded random sample of mutants
     python tools/mutation.py --sample 320 --seed 0 --budget 50 --workdir W
-    python tools/mutation.py --recheck --workdir W   # the sample's survivors, after new tests
 
 mutmut is configured in pyproject.toml ([tool.mutmut]: the modules to mutate and the
 unit tests that judge them). This runs it in a copy of the work tree (git's tracked and
@@ -138,6 +137,16 @@ def survivor_diffs(workdir: Path, names: list[str]) -> dict[str, str]:
     return {n: mutmut(workdir, "show", n, capture=True) for n in names}
 
 
+# mutmut's words when the unmutated tests cannot run: every mutant would count as not killed
+SETUP_FAILURES = ("failed to collect stats", "Failed to run clean test", "Failed to collect")
+
+
+def refuse_broken_setup(output: str) -> None:
+    if failure := next((f for f in SETUP_FAILURES if f in output), None):
+        tail = "\n".join(output.splitlines()[-25:])
+        raise SystemExit(f"mutmut: {failure} (the unmutated tests fail here):\n{tail}")
+
+
 def run_in_chunks(workdir: Path, run: list[str], names: list[str], chunk: int, budget_s: float):
     """``mutmut run`` on ``names`` (in this order) in chunks, the first of 10 to time a
     mutant, starting no chunk after ``budget_s`` seconds and killing one that runs past
@@ -149,7 +158,9 @@ def run_in_chunks(workdir: Path, run: list[str], names: list[str], chunk: int, b
             break
         part = names[i : i + (10 if i == 0 else chunk)]
         try:
-            mutmut(workdir, *run, *part, capture=True, check=False, timeout=left)
+            refuse_broken_setup(
+                mutmut(workdir, *run, *part, capture=True, check=False, timeout=left)
+            )
         except subprocess.TimeoutExpired:
             break
         i += len(part)
@@ -166,11 +177,6 @@ def main() -> None:
     )
     parser.add_argument("--sample", type=int, help="check a random sample of this many mutants")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sample (default 0)")
-    parser.add_argument(
-        "--recheck",
-        action="store_true",
-        help="rerun the not-killed mutants of the sample stored in --workdir (after new tests)",
-    )
     parser.add_argument("--jobs", type=int, default=os.cpu_count(), help="parallel mutants")
     parser.add_argument("--chunk", type=int, default=100, help="mutants per mutmut call (sample)")
     parser.add_argument(
@@ -181,8 +187,6 @@ def main() -> None:
     modules = args.modules or known
     if unknown := sorted(set(modules) - set(known)):
         parser.error(f"not a configured science module: {', '.join(unknown)}")
-    if args.recheck and args.workdir is None:
-        parser.error("--recheck needs the --workdir of an earlier --sample run")
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="statmech-mutation-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -193,28 +197,21 @@ def main() -> None:
     run = ["run", "--max-children", str(args.jobs)]
     sample_file = workdir / "mutation-sample.json"
     chosen = None
-    if args.sample is not None or args.recheck:
-        # generate every mutant and the test map (for new tests and changed files too), then
-        # stop: mutmut exits non-zero when no mutant matches the filter, after mapping
-        mutmut(workdir, *run, "statmech_nn.no_such_module.*", capture=True, check=False)
+    if args.sample is not None:
+        # generate every mutant and the test map, then stop: mutmut exits non-zero when no
+        # mutant matches the filter, after mapping; then draw the sample
+        out = mutmut(workdir, *run, "statmech_nn.no_such_module.*", capture=True, check=False)
+        refuse_broken_setup(out)
         names = sorted(statuses(workdir))
         if not names:
             raise SystemExit("mutmut generated no mutants")
-    if args.recheck:
-        stored = json.loads(sample_file.read_text())
-        chosen, found = stored["mutants"], statuses(workdir)
-        todo = [n for n in chosen if found.get(n) not in ("killed", "timeout")]
-        print(f"recheck: {len(todo)} not killed of the sample of {len(chosen)}", flush=True)
-    elif args.sample is not None:
-        # random order, so that a run stopped by --budget has checked a random subsample
+        # in random order, so that a run stopped by --budget has checked a random subsample
         chosen = random.Random(args.seed).sample(names, min(args.sample, len(names)))
         sample_file.write_text(json.dumps({"seed": args.seed, "of": len(names), "mutants": chosen}))
         print(f"sample: {len(chosen)} of {len(names)} mutants (seed {args.seed})", flush=True)
-        todo = chosen
-    if chosen is not None:
-        left = run_in_chunks(workdir, run, todo, args.chunk, 60 * args.budget)
+        left = run_in_chunks(workdir, run, chosen, args.chunk, 60 * args.budget)
         if left:
-            print(f"budget spent: {len(left)} mutants not (re)checked", flush=True)
+            print(f"budget spent: {len(left)} mutants not checked", flush=True)
     else:
         mutmut(workdir, *run)
 
