@@ -4,6 +4,7 @@
     python tools/mutation.py theory overlap       # some modules, their unit tests only
     python tools/mutation.py --sample 300 --seed 0   # a seeded random sample of mutants
     python tools/mutation.py --sample 320 --seed 0 --budget 50 --workdir W
+    python tools/mutation.py --recheck --workdir W   # its survivors against today's tests
 
 mutmut is configured in pyproject.toml ([tool.mutmut]: the modules to mutate and the
 unit tests that judge them). This runs it in a copy of the work tree (git's tracked and
@@ -24,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -169,6 +171,46 @@ def run_in_chunks(workdir: Path, run: list[str], names: list[str], chunk: int, b
     return names[i:]
 
 
+def recheck(workdir: Path, names: list[str], jobs: int, timeout_s: float) -> dict[str, str]:
+    """Rerun not-killed mutants of an earlier run against their module's unit tests as they
+    are now (tests added since included), without a new mutmut run (which would redo the
+    test map and every mutant). Each mutant is switched on through mutmut's own trampoline
+    (MUTANT_UNDER_TEST) in ``<workdir>/mutants``, one pytest per mutant, stopping at the
+    first failure: status ``killed`` when a test fails or errors, ``timeout`` past
+    ``timeout_s``, ``survived`` when all pass. Each module's unmutated tests must pass first.
+    """
+    shutil.copytree(ROOT / "tests", workdir / "mutants" / "tests", dirs_exist_ok=True)
+    text = (workdir / "pyproject.toml").read_text()
+    extra = re.search(r"^pytest_add_cli_args = \[(.*?)\]", text, re.M | re.S).group(1)
+    pytest = [sys.executable, "-m", "pytest", "-x", "-q", *re.findall(r'"([^"]*)"', extra)]
+    env = os.environ | {
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "PYTHONHASHSEED": "0",
+        "PYTHONPATH": str(workdir / "mutants" / "src"),
+    }
+
+    def module(name: str) -> str:
+        return name.split(".")[1]  # statmech_nn.hessian.study.x_f__mutmut_3 -> hessian
+
+    def run(mutant: str, module_name: str) -> str:
+        try:
+            proc = subprocess.run(
+                [*pytest, *tests_for(module_name)], cwd=workdir / "mutants",
+                env=env | {"MUTANT_UNDER_TEST": mutant}, capture_output=True, timeout=timeout_s,
+            )  # fmt: skip
+        except subprocess.TimeoutExpired:
+            return "timeout"
+        return {0: "survived", 5: "no tests"}.get(proc.returncode, "killed")
+
+    with ThreadPoolExecutor(jobs) as pool:
+        modules = sorted({module(n) for n in names})
+        clean = dict(zip(modules, pool.map(lambda m: run("", m), modules), strict=True))
+        if broken := [m for m, s in clean.items() if s != "survived"]:
+            raise SystemExit(f"unmutated tests fail for {', '.join(broken)}: recheck refused")
+        return dict(zip(names, pool.map(lambda n: run(n, module(n)), names), strict=True))
+
+
 def main() -> None:
     known = configured_modules()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -183,8 +225,15 @@ def main() -> None:
         "--budget", type=float, default=float("inf"), help="minutes after which no chunk starts"
     )
     parser.add_argument("--workdir", type=Path, help="where to copy the tree (default: a temp dir)")
+    parser.add_argument(
+        "--recheck",
+        action="store_true",
+        help="rerun the not-killed mutants of the sample in --workdir against today's tests",
+    )
     args = parser.parse_args()
     modules = args.modules or known
+    if args.recheck and not (args.workdir and (args.workdir / "mutation-sample.json").exists()):
+        parser.error("--recheck needs the --workdir of an earlier --sample run")
     if unknown := sorted(set(modules) - set(known)):
         parser.error(f"not a configured science module: {', '.join(unknown)}")
 
@@ -196,8 +245,14 @@ def main() -> None:
 
     run = ["run", "--max-children", str(args.jobs)]
     sample_file = workdir / "mutation-sample.json"
-    chosen = None
-    if args.sample is not None:
+    chosen, rechecked = None, {}
+    if args.recheck:
+        chosen, found = json.loads(sample_file.read_text())["mutants"], statuses(workdir)
+        todo = [n for n in chosen if found.get(n) not in ("killed", "timeout", "not checked")]
+        print(f"recheck: {len(todo)} not killed in the sample of {len(chosen)}", flush=True)
+        rechecked = recheck(workdir, todo, args.jobs, timeout_s=600)
+        (workdir / "mutation-recheck.json").write_text(json.dumps(rechecked, indent=1))
+    elif args.sample is not None:
         # generate every mutant and the test map, then stop: mutmut exits non-zero when no
         # mutant matches the filter, after mapping; then draw the sample
         out = mutmut(workdir, *run, "statmech_nn.no_such_module.*", capture=True, check=False)
@@ -217,7 +272,7 @@ def main() -> None:
 
     found = statuses(workdir)
     if chosen is not None:
-        found = {n: found.get(n, "not checked") for n in chosen}
+        found = {n: rechecked.get(n, found.get(n, "not checked")) for n in chosen}
     checked = {n: s for n, s in found.items() if s != "not checked"}
     killed = sum(s in ("killed", "timeout") for s in checked.values())
     survivors = sorted(n for n, s in checked.items() if s not in ("killed", "timeout"))
@@ -226,6 +281,9 @@ def main() -> None:
         stored = json.loads(sample_file.read_text())
         scope = f"{len(checked)} checked of a sample of {len(chosen)} (seed {stored['seed']}) "
         scope += f"of {stored['of']} mutants"
+        if rechecked:
+            again = sum(s in ("killed", "timeout") for s in rechecked.values())
+            scope += f"; {again} of {len(rechecked)} survivors killed on recheck"
     else:
         scope = f"{len(checked)} mutants"
     lines = [
