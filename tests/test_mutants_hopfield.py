@@ -27,6 +27,12 @@ def test_energy_descent_coordinates_and_attrs(descent):
     assert descent.start.values.tolist() == ["random", "corrupted"]
     np.testing.assert_array_equal(descent.trial.values, [0, 1, 2])
     np.testing.assert_array_equal(descent.temperature.values, [0.0, 0.5])
+    assert descent.temperature.attrs == {
+        "long_name": "temperature T (0: sign rule, >0: Glauber)",
+        "units": "1",
+    }
+    assert descent.trial.attrs == {"long_name": "trial", "units": "1"}
+    assert descent.sweep.attrs == {"long_name": "sweep", "units": "1"}
     assert descent.attrs == {"N": 60, "P": 6, "alpha": 0.1, "flip_fraction": 0.25}
     assert descent.flips.dims == ("temperature", "start", "trial", "sweep")
     assert descent.pattern_energy.dims == ("trial",)
