@@ -48,3 +48,20 @@ def test_energy_descent_starts_where_it_says(descent):
     cold = descent.flips.sel(temperature=0.0)
     hot = descent.flips.sel(temperature=0.5)
     assert int(hot.sum()) > int(cold.sum())  # Glauber keeps flipping at T > 0
+
+
+def test_bootstrap_error_needs_two_crossing_resamples_and_no_more():
+    """Every trial retrieves up to the same load: every resample crosses ½ at the same α_c,
+    so two resamples give a standard deviation of exactly 0, one resample NaN."""
+    alpha = np.array([0.05, 0.1, 0.15, 0.2])
+    retrieved = np.array([[True, True, False, False]] * 5).T  # (A, trials)
+    two = hopfield.bootstrap_critical_load(alpha, retrieved, 2, np.random.default_rng(0))
+    one = hopfield.bootstrap_critical_load(alpha, retrieved, 1, np.random.default_rng(0))
+    assert float(two) == 0.0 and np.isnan(one)
+    # trials that differ: the error is the sample standard deviation of the crossing loads
+    mixed = np.array([[1, 1, 1, 0], [1, 1, 0, 0], [1, 0, 0, 0], [1, 1, 0, 0]], bool).T
+    rng = np.random.default_rng(5)
+    err = hopfield.bootstrap_critical_load(alpha, mixed, 400, rng)
+    draw = np.random.default_rng(5).integers(0, 4, (400, 4))
+    loads = hopfield.critical_load(alpha, mixed[:, draw].mean(-1).T)
+    assert float(err) == pytest.approx(np.nanstd(loads, ddof=1), rel=1e-12)

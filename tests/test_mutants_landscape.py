@@ -68,3 +68,40 @@ def test_default_normalisation_is_filter():
     np.testing.assert_array_equal(default.train_loss.values, explicit.train_loss.values)
     other = ls.slice_dataset(*args, normalisation="global", seed=4)
     assert not np.allclose(other.train_loss.values, default.train_loss.values)
+
+
+def test_replicas_share_one_set_of_directions_and_the_generic_path_agrees():
+    """θ₀ (R, P) with directions (k, P) shared by all replicas broadcast to (R, n_points), each
+    row the replica's own grid; the generic path (fast=False) gives the same numbers."""
+    model = Model.build("mlp-d2-w4-tanh", 3, 2)
+    x, y = _data()
+    theta = torch.stack([model.init(s, F64) for s in (1, 2, 3)])
+    d = torch.randn(2, model.n_params, generator=torch.Generator().manual_seed(2), dtype=F64)
+    coords = torch.cartesian_prod(
+        torch.linspace(-1, 1, 3, dtype=F64), torch.tensor([0.0, 0.5], dtype=F64)
+    )
+    shared = ls.evaluate_grid(model, theta, d, coords, x, y, "cross_entropy", memory_budget_mb=1e-3)
+    generic = ls.evaluate_grid(model, theta, d, coords, x, y, "cross_entropy", fast=False,
+                               memory_budget_mb=1e-3)  # fmt: skip
+    assert shared.loss.shape == (3, 6)
+    for r in range(3):
+        alone = ls.evaluate_grid(model, theta[r], d, coords, x, y, "cross_entropy")
+        torch.testing.assert_close(shared.loss[r], alone.loss, rtol=1e-12, atol=0)
+        torch.testing.assert_close(shared.accuracy[r], alone.accuracy, rtol=0, atol=0)
+        point = theta[r] + coords[4] @ d
+        want = mean_loss(model, point, x, y, "cross_entropy")
+        torch.testing.assert_close(shared.loss[r, 4], want, rtol=1e-12, atol=0)
+    torch.testing.assert_close(generic.loss, shared.loss, rtol=1e-12, atol=0)
+    torch.testing.assert_close(generic.accuracy, shared.accuracy, rtol=0, atol=0)
+
+
+def test_plane_slice_labels_the_cosine_between_its_directions():
+    model = Model.build("mlp-d1-w4", 3, 2)
+    x, y = _data()
+    params = torch.stack([model.init(s, F64) for s in (1, 2)])
+    data = {"x_train": x, "y_train": y, "x_test": x, "y_test": y}
+    ds = ls.slice_dataset(model, params, data, "cross_entropy", ["random", "random"],
+                          [[-1, 1], [-1, 1]], 3)  # fmt: skip
+    assert ds.axes_cosine.dims == ("replica",)
+    assert ds.axes_cosine.attrs["long_name"] == "cosine between the two directions"
+    assert (abs(ds.axes_cosine.values) < 0.3).all()  # random directions: nearly orthogonal

@@ -1,0 +1,48 @@
+"""User data files (data.from_file) checked in the data module's own tests (issue 19).
+
+Mutation testing found from_file unreached by tests/test_data.py (its tests
+live with the network interface): images flattened, test arrays kept, the
+split stratified and standardised with training statistics, a task other
+than classification refused.
+"""
+
+import numpy as np
+import pytest
+
+from statmech_nn.data import from_file
+from statmech_nn.errors import InputError
+
+
+def _write(tmp_path, **arrays):
+    path = tmp_path / "mine.npz"
+    np.savez(path, **arrays)
+    return str(path)
+
+
+def test_given_test_arrays_are_flattened_and_standardised_with_training_statistics(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(3.0, 2.0, (40, 2, 3))
+    y = np.arange(40) % 4
+    x_test = rng.normal(3.0, 2.0, (7, 2, 3))
+    ds = from_file(_write(tmp_path, x=x, y=y, x_test=x_test, y_test=np.arange(7) % 4), 0.5, 0)
+    flat, flat_test = x.reshape(40, -1), x_test.reshape(7, -1)
+    mean, std = flat.mean(0), flat.std(0)
+    np.testing.assert_allclose(ds.x_train.values, (flat - mean) / std, rtol=1e-12)
+    np.testing.assert_allclose(ds.x_test.values, (flat_test - mean) / std, rtol=1e-12)
+    np.testing.assert_array_equal(ds.y_test.values, np.arange(7) % 4)
+    raw = from_file(_write(tmp_path, x=x, y=y), 0.25, 3, standardise=False)
+    assert raw.sizes["test_sample"] == 10 and raw.sizes["feature"] == 6
+    # stratified: every class keeps its share in the test set
+    assert np.bincount(raw.y_test.values.astype(int)).tolist() == [2, 3, 2, 3] or sorted(
+        np.bincount(raw.y_test.values.astype(int))
+    ) == [2, 2, 3, 3]
+    both = np.concatenate([raw.x_train.values, raw.x_test.values])
+    np.testing.assert_allclose(np.sort(both, axis=0), np.sort(flat, axis=0), rtol=0, atol=0)
+
+
+def test_only_classification_is_supported(tmp_path):
+    path = _write(tmp_path, x=np.zeros((4, 2)), y=np.arange(4) % 2)
+    with pytest.raises(InputError, match="task 'regression': only 'classification'"):
+        from_file(path, 0.5, 0, task="regression")
+    with pytest.raises(InputError, match=r"array 'y' holds non-numeric or non-finite labels"):
+        from_file(_write(tmp_path, x=np.zeros((4, 2)), y=np.array(["a", "b", "a", "b"])), 0.5, 0)

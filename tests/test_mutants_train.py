@@ -1,0 +1,39 @@
+"""Training-study promises mutation testing found unexercised (issue 19): the polish
+variables of train_study and the snapshot schedule's edge case."""
+
+import json
+
+import numpy as np
+import pytest
+
+from statmech_nn.data import teacher_student
+from statmech_nn.train import snapshot_epochs, train_study
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def test_snapshot_schedule_spreads_count_epochs_and_keeps_the_init_alone_for_one():
+    assert snapshot_epochs(10, 1) == [0]
+    assert snapshot_epochs(10, 0) == [0]
+    assert snapshot_epochs(10, 2) == [0, 10]
+    assert snapshot_epochs(10, 3) == [0, 5, 10]
+    assert snapshot_epochs(3, 11) == [0, 1, 2, 3]  # coinciding epochs merged
+
+
+def test_polished_study_records_steps_convergence_and_the_trained_parameters():
+    ds = teacher_student(80, 20, 4, "perceptron", 0.1, seed=1)
+    cfg = {
+        "replicas": 2, "epochs": 3, "batch_size": 16, "optimizer": "sgd", "lr": 0.1,
+        "momentum": 0.0, "weight_decay": 0.0, "loss": "cross_entropy", "snapshots": 2,
+        "dtype": "float64", "polish": {"method": "lbfgs", "tol": 1e-5, "max_steps": 500},
+    }  # fmt: skip
+    out = train_study(ds, "mlp-d1-w3-tanh", cfg, seed=0)
+    for name in ("polish_steps", "polish_converged", "grad_norm"):
+        assert out[name].dims == ("replica",), name
+    assert out.polish_converged.attrs["long_name"] == "gradient norm reached polish.tol"
+    assert out.polish_converged.values.all() and (out.grad_norm.values <= 1e-5).all()
+    assert (out.polish_steps.values > 0).all()
+    assert out.params_trained.dims == ("replica", "param")
+    assert not np.allclose(out.params_trained.values, out.params.values)
+    assert "polished" in out.params.attrs["long_name"]
+    assert json.loads(out.attrs["polish_json"])["method"] == "lbfgs"
