@@ -171,13 +171,28 @@ def run_in_chunks(workdir: Path, run: list[str], names: list[str], chunk: int, b
     return names[i:]
 
 
-def recheck(workdir: Path, names: list[str], jobs: int, timeout_s: float) -> dict[str, str]:
-    """Rerun not-killed mutants of an earlier run against their module's unit tests as they
-    are now (tests added since included), without a new mutmut run (which would redo the
-    test map and every mutant). Each mutant is switched on through mutmut's own trampoline
-    (MUTANT_UNDER_TEST) in ``<workdir>/mutants``, one pytest per mutant, stopping at the
-    first failure: status ``killed`` when a test fails or errors, ``timeout`` past
-    ``timeout_s``, ``survived`` when all pass. Each module's unmutated tests must pass first.
+def changed_since_run(workdir: Path, under: str) -> set[str]:
+    """Files under ``under`` that differ between the tree and the workdir's copy of it."""
+    names = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", under],
+        cwd=ROOT, check=True, capture_output=True, text=True,
+    ).stdout.split()  # fmt: skip
+    return {
+        n for n in names
+        if not (workdir / n).exists() or (workdir / n).read_bytes() != (ROOT / n).read_bytes()
+    }  # fmt: skip
+
+
+def recheck(
+    workdir: Path, names: list[str], new_tests: set[str], jobs: int, timeout_s: float
+) -> dict[str, str]:
+    """Rerun not-killed mutants of an earlier run against the test files of their module
+    added or changed since (``new_tests``; the others already passed), without a new mutmut
+    run (which would redo the test map and every mutant). Each mutant is switched on
+    through mutmut's own trampoline (MUTANT_UNDER_TEST) in ``<workdir>/mutants``, one
+    pytest per mutant, stopping at the first failure: ``killed`` when a test fails or
+    errors, ``timeout`` past ``timeout_s``, ``survived`` when all pass or no test file of
+    its module changed. Each module's unmutated new tests must pass first.
     """
     shutil.copytree(ROOT / "tests", workdir / "mutants" / "tests", dirs_exist_ok=True)
     text = (workdir / "pyproject.toml").read_text()
@@ -193,10 +208,15 @@ def recheck(workdir: Path, names: list[str], jobs: int, timeout_s: float) -> dic
     def module(name: str) -> str:
         return name.split(".")[1]  # statmech_nn.hessian.study.x_f__mutmut_3 -> hessian
 
+    def files(module_name: str) -> list[str]:
+        return [f for f in tests_for(module_name) if f in new_tests]
+
     def run(mutant: str, module_name: str) -> str:
+        if not files(module_name):
+            return "survived"
         try:
             proc = subprocess.run(
-                [*pytest, *tests_for(module_name)], cwd=workdir / "mutants",
+                [*pytest, *files(module_name)], cwd=workdir / "mutants",
                 env=env | {"MUTANT_UNDER_TEST": mutant}, capture_output=True, timeout=timeout_s,
             )  # fmt: skip
         except subprocess.TimeoutExpired:
@@ -239,6 +259,10 @@ def main() -> None:
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="statmech-mutation-"))
     workdir.mkdir(parents=True, exist_ok=True)
+    if args.recheck:  # before the copy: what changed since the run
+        if changed := changed_since_run(workdir, "src"):
+            parser.error(f"the source changed since the run ({', '.join(sorted(changed))})")
+        new_tests = changed_since_run(workdir, "tests")
     copy_tree(workdir)
     narrow_config(workdir / "pyproject.toml", modules)
     print(f"mutating {', '.join(modules)} in {workdir}", flush=True)
@@ -250,7 +274,7 @@ def main() -> None:
         chosen, found = json.loads(sample_file.read_text())["mutants"], statuses(workdir)
         todo = [n for n in chosen if found.get(n) not in ("killed", "timeout", "not checked")]
         print(f"recheck: {len(todo)} not killed in the sample of {len(chosen)}", flush=True)
-        rechecked = recheck(workdir, todo, args.jobs, timeout_s=600)
+        rechecked = recheck(workdir, todo, new_tests, args.jobs, timeout_s=600)
         (workdir / "mutation-recheck.json").write_text(json.dumps(rechecked, indent=1))
     elif args.sample is not None:
         # generate every mutant and the test map, then stop: mutmut exits non-zero when no
