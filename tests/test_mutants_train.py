@@ -5,9 +5,10 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from statmech_nn.data import teacher_student
-from statmech_nn.train import snapshot_epochs, train_study
+from statmech_nn.train import resolve_device, snapshot_epochs, train_study
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -37,3 +38,9 @@ def test_polished_study_records_steps_convergence_and_the_trained_parameters():
     assert not np.allclose(out.params_trained.values, out.params.values)
     assert "polished" in out.params.attrs["long_name"]
     assert json.loads(out.attrs["polish_json"])["method"] == "lbfgs"
+
+
+def test_auto_device_is_cuda_when_torch_sees_one(monkeypatch):
+    assert resolve_device("auto") == torch.device("cpu") or torch.cuda.is_available()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("auto") == torch.device("cuda")

@@ -1,0 +1,27 @@
+"""Perceptron kernels on shapes that tell their axes apart (issue 19).
+
+Mutation testing found training_error's average taken over the wrong axis
+surviving: the tests had as many students as examples. Here S ≠ P, checked
+against a loop over students and examples.
+"""
+
+import numpy as np
+
+from statmech_nn import perceptron
+
+
+def test_training_error_averages_over_examples_per_student():
+    rng = np.random.default_rng(8)
+    problems = perceptron.teacher_student_problems(2, 7, 5, rng)  # n = 2 sets of P = 7 in N = 5
+    students = rng.standard_normal((2, 3, 5))  # S = 3 students per set
+    students[:, 0] = problems.teacher  # the teacher itself makes no training error
+    got = perceptron.training_error(students, problems)
+    assert got.shape == (2, 3)
+    want = np.array([
+        [np.mean([problems.y[t, p] * students[t, s] @ problems.x[t, p] <= 0 for p in range(7)])
+         for s in range(3)]
+        for t in range(2)
+    ])  # fmt: skip
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(got[:, 0], 0.0)
+    np.testing.assert_array_equal(perceptron.training_error(-students, problems)[:, 0], 1.0)
