@@ -29,5 +29,5 @@ def test_labelled_takes_a_tensor_that_requires_grad():
     theta = torch.linspace(0, 1, 4, dtype=torch.float64, requires_grad=True)
     var = labelled(2 * theta, ("x",), "twice θ", "nat")
     assert isinstance(var.values, np.ndarray)
-    assert var.values.tolist() == [0.0, 2 / 3, 4 / 3, 2.0]
+    np.testing.assert_allclose(var.values, [0.0, 2 / 3, 4 / 3, 2.0], rtol=1e-15)
     assert var.dims == ("x",) and var.attrs == {"long_name": "twice θ", "units": "nat"}
