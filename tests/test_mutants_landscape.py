@@ -105,3 +105,31 @@ def test_plane_slice_labels_the_cosine_between_its_directions():
     assert ds.axes_cosine.dims == ("replica",)
     assert ds.axes_cosine.attrs["long_name"] == "cosine between the two directions"
     assert (abs(ds.axes_cosine.values) < 0.3).all()  # random directions: nearly orthogonal
+
+
+def test_slice_variables_carry_long_names_and_loss_units():
+    model = Model.build("mlp-d1-w4", 3, 2)
+    x, y = _data()
+    params = torch.stack([model.init(s, F64) for s in (1, 2)])
+    data = {"x_train": x, "y_train": y, "x_test": x, "y_test": y}
+    ds = ls.slice_dataset(model, params, data, "cross_entropy", ["random"], [[-1, 1]], 3)
+    for name, var in ds.data_vars.items():
+        assert isinstance(var.attrs.get("long_name"), str) and var.attrs["long_name"], name
+        assert "units" in var.attrs, name
+    assert ds.train_loss.attrs["units"] == ds.test_loss.attrs["units"] == "nats"
+    assert "curvature" in ds.curvature.attrs["long_name"]
+
+
+def test_curvature_statistics_of_a_float32_replica_run_in_float64():
+    """The default study trains in float32: the analysis converts θ to float64 itself."""
+    model = Model.build("mlp-d1-w4-tanh", 3, 2)
+    x, y = _data(seed=6)
+    theta = model.init(2, F64)
+    gen = torch.Generator().manual_seed(1)
+    vecs = torch.linalg.qr(torch.randn(model.n_params, 2, generator=gen, dtype=F64))[0].T
+    args = (x, y, "cross_entropy")
+    kw = {"n_directions": 8, "fd_step": 1e-3, "seed": 3, "hessian_vectors": vecs[None]}
+    single = ls.curvature_statistics(model, theta.float()[None], *args, **kw)
+    double = ls.curvature_statistics(model, theta.float().double()[None], *args, **kw)
+    assert single.curvature.dtype == np.float64
+    np.testing.assert_allclose(single.curvature.values, double.curvature.values, rtol=1e-12)

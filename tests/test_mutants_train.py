@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from statmech_nn.data import teacher_student
-from statmech_nn.train import resolve_device, snapshot_epochs, train_study
+from statmech_nn.models import Model
+from statmech_nn.train import evaluate, resolve_device, snapshot_epochs, train_study
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -44,3 +45,19 @@ def test_auto_device_is_cuda_when_torch_sees_one(monkeypatch):
     assert resolve_device("auto") == torch.device("cpu") or torch.cuda.is_available()
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert resolve_device("auto") == torch.device("cuda")
+
+
+def test_evaluate_stacked_replicas_one_accuracy_each():
+    """θ (R, P) with more samples than classes: loss and accuracy per replica, as alone."""
+    model = Model.build("mlp-d1-w4-tanh", 3, 2)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(11, 3, generator=gen, dtype=torch.float64)
+    y = torch.randint(0, 2, (11,), generator=gen)
+    theta = torch.stack([model.init(s, torch.float64) for s in (1, 2, 3)])
+    loss, acc = evaluate(model, theta, x, y, "cross_entropy")
+    assert loss.shape == acc.shape == (3,)
+    for r in range(3):
+        lr, ar = evaluate(model, theta[r], x, y, "cross_entropy")
+        torch.testing.assert_close(loss[r], lr, rtol=1e-14, atol=0)
+        hits = (model.forward(theta[r], x).argmax(-1) == y).double().mean()
+        assert float(acc[r]) == float(ar) == float(hits)
