@@ -117,7 +117,7 @@ def test_slice_variables_carry_long_names_and_loss_units():
         assert isinstance(var.attrs.get("long_name"), str) and var.attrs["long_name"], name
         assert "units" in var.attrs, name
     assert ds.train_loss.attrs["units"] == ds.test_loss.attrs["units"] == "nats"
-    assert "curvature" in ds.curvature.attrs["long_name"]
+    assert "curvature" in ds.centre_curvature.attrs["long_name"]
 
 
 def test_curvature_statistics_of_a_float32_replica_run_in_float64():
