@@ -25,3 +25,15 @@ def test_training_error_averages_over_examples_per_student():
     np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(got[:, 0], 0.0)
     np.testing.assert_array_equal(perceptron.training_error(-students, problems)[:, 0], 1.0)
+
+
+def test_learning_curves_dataset_names_its_theory_grid_and_note():
+    ds = perceptron.learning_curves(
+        N=12, alpha=[1.0, 3.0], algorithms=["hebb", "perceptron"], n_trials=3,
+        billiard_refreshes=2, burn_in=0.5, free_paths_per_refresh=10, perceptron_max_epochs=50,
+        theory_points=5, seed=1,
+    )  # fmt: skip
+    assert ds.attrs["theory"] == perceptron.THEORY_NOTE
+    assert "alpha_theory" in ds.coords and ds.alpha_theory.size == 5
+    assert ds.alpha_theory.attrs == {"long_name": "load P/N", "units": "1"}
+    assert ds.algorithm.values.tolist() == ["hebb", "perceptron"]
