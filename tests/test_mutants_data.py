@@ -46,3 +46,13 @@ def test_only_classification_is_supported(tmp_path):
         from_file(path, 0.5, 0, task="regression")
     with pytest.raises(InputError, match=r"array 'y' holds non-numeric or non-finite labels"):
         from_file(_write(tmp_path, x=np.zeros((4, 2)), y=np.array(["a", "b", "a", "b"])), 0.5, 0)
+
+
+def test_digits_served_as_images_share_the_split_of_flat_digits():
+    from statmech_nn.data import split_seed
+
+    flat = {"kind": "digits", "test_fraction": 0.25}
+    assert split_seed(7, {**flat, "images": True}) == split_seed(7, flat)
+    assert split_seed(7, {**flat, "train_size": 100}) == split_seed(7, flat)
+    assert split_seed(7, {**flat, "test_fraction": 0.3}) != split_seed(7, flat)
+    assert split_seed(8, flat) != split_seed(7, flat)

@@ -61,3 +61,20 @@ def test_evaluate_stacked_replicas_one_accuracy_each():
         torch.testing.assert_close(loss[r], lr, rtol=1e-14, atol=0)
         hits = (model.forward(theta[r], x).argmax(-1) == y).double().mean()
         assert float(acc[r]) == float(ar) == float(hits)
+
+
+def test_snapshot_gradient_norms_are_per_replica():
+    """|∇L| at the last snapshot is each replica's own full-batch gradient norm."""
+    from statmech_nn.nets.functional import full_batch_gradient
+    from statmech_nn.train import TrainSettings, train_replicas
+
+    ds = teacher_student(60, 20, 4, "perceptron", 0.0, seed=2)
+    x, y = (torch.as_tensor(ds[k].values) for k in ("x_train", "y_train"))
+    model = Model.build("mlp-d1-w3-tanh", 4, 2)
+    settings = TrainSettings(epochs=2, batch_size=20, optimizer="sgd", lr=0.2, snapshots=2)
+    res = train_replicas(model, x, y.long(), x, y.long(), settings, [1, 2, 3])
+    assert res.snapshot_grad_norms.shape == (3, 2)
+    trainer = model.trainer("cross_entropy")
+    want = full_batch_gradient(trainer, res.params.double(), x.double(), y.long())[1].norm(dim=-1)
+    torch.testing.assert_close(res.snapshot_grad_norms[:, -1].double(), want, rtol=1e-5, atol=0)
+    assert len(set(want.tolist())) == 3
