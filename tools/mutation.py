@@ -15,6 +15,7 @@ and writes the same report to ``<copy>/mutation-report.md``.
 """
 
 import argparse
+import hashlib
 import json
 import os
 import random
@@ -171,16 +172,18 @@ def run_in_chunks(workdir: Path, run: list[str], names: list[str], chunk: int, b
     return names[i:]
 
 
-def changed_since_run(workdir: Path, under: str) -> set[str]:
-    """Files under ``under`` that differ between the tree and the workdir's copy of it."""
+def file_hashes(under: str) -> dict[str, str]:
+    """sha256 of every tracked or untracked (not ignored) file under ``under``."""
     names = subprocess.run(
         ["git", "ls-files", "-co", "--exclude-standard", under],
         cwd=ROOT, check=True, capture_output=True, text=True,
     ).stdout.split()  # fmt: skip
-    return {
-        n for n in names
-        if not (workdir / n).exists() or (workdir / n).read_bytes() != (ROOT / n).read_bytes()
-    }  # fmt: skip
+    return {n: hashlib.sha256((ROOT / n).read_bytes()).hexdigest() for n in names}
+
+
+def changed_files(before: dict[str, str], under: str) -> set[str]:
+    """Files under ``under`` new or different since the hashes ``before``."""
+    return {n for n, h in file_hashes(under).items() if before.get(n) != h}
 
 
 def recheck(
@@ -259,10 +262,11 @@ def main() -> None:
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="statmech-mutation-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    if args.recheck:  # before the copy: what changed since the run
-        if changed := changed_since_run(workdir, "src"):
-            parser.error(f"the source changed since the run ({', '.join(sorted(changed))})")
-        new_tests = changed_since_run(workdir, "tests")
+    if args.recheck:  # what changed since the sample run
+        stored = json.loads((workdir / "mutation-sample.json").read_text())
+        if moved := changed_files(stored["src"], "src"):
+            parser.error(f"the source changed since the run ({', '.join(sorted(moved))})")
+        new_tests = changed_files(stored["tests"], "tests")
     copy_tree(workdir)
     narrow_config(workdir / "pyproject.toml", modules)
     print(f"mutating {', '.join(modules)} in {workdir}", flush=True)
@@ -272,10 +276,13 @@ def main() -> None:
     chosen, rechecked = None, {}
     if args.recheck:
         chosen, found = json.loads(sample_file.read_text())["mutants"], statuses(workdir)
+        recheck_file = workdir / "mutation-recheck.json"
+        earlier = json.loads(recheck_file.read_text()) if recheck_file.exists() else {}
+        found |= {n: s for n, s in earlier.items() if s in ("killed", "timeout")}
         todo = [n for n in chosen if found.get(n) not in ("killed", "timeout", "not checked")]
         print(f"recheck: {len(todo)} not killed in the sample of {len(chosen)}", flush=True)
-        rechecked = recheck(workdir, todo, new_tests, args.jobs, timeout_s=600)
-        (workdir / "mutation-recheck.json").write_text(json.dumps(rechecked, indent=1))
+        rechecked = earlier | recheck(workdir, todo, new_tests, args.jobs, timeout_s=600)
+        recheck_file.write_text(json.dumps(rechecked, indent=1))
     elif args.sample is not None:
         # generate every mutant and the test map, then stop: mutmut exits non-zero when no
         # mutant matches the filter, after mapping; then draw the sample
@@ -286,7 +293,10 @@ def main() -> None:
             raise SystemExit("mutmut generated no mutants")
         # in random order, so that a run stopped by --budget has checked a random subsample
         chosen = random.Random(args.seed).sample(names, min(args.sample, len(names)))
-        sample_file.write_text(json.dumps({"seed": args.seed, "of": len(names), "mutants": chosen}))
+        sample = {"seed": args.seed, "of": len(names), "mutants": chosen}
+        # the tree the sample is judged on: --recheck reruns survivors on tests changed since
+        sample |= {"src": file_hashes("src"), "tests": file_hashes("tests")}
+        sample_file.write_text(json.dumps(sample))
         print(f"sample: {len(chosen)} of {len(names)} mutants (seed {args.seed})", flush=True)
         left = run_in_chunks(workdir, run, chosen, args.chunk, 60 * args.budget)
         if left:
