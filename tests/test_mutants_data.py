@@ -56,3 +56,14 @@ def test_digits_served_as_images_share_the_split_of_flat_digits():
     assert split_seed(7, {**flat, "train_size": 100}) == split_seed(7, flat)
     assert split_seed(7, {**flat, "test_fraction": 0.3}) != split_seed(7, flat)
     assert split_seed(8, flat) != split_seed(7, flat)
+
+
+def test_file_errors_name_the_file_and_the_description_says_what_was_done(tmp_path):
+    path = _write(tmp_path, x=np.zeros((4, 2)), y=np.array(["a", "b", "a", "b"]))
+    with pytest.raises(InputError) as err:
+        from_file(path, 0.5, 0)
+    assert str(err.value).startswith(path)
+    good = _write(tmp_path, x=np.arange(16.0).reshape(8, 2), y=np.arange(8) % 2)
+    assert from_file(good, 0.25, 0).attrs["description"] == "user data file mine.npz, standardised"
+    raw = from_file(good, 0.25, 0, standardise=False)
+    assert raw.attrs["description"] == "user data file mine.npz"
