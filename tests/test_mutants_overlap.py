@@ -68,3 +68,18 @@ def test_greedy_start_recovers_a_permuted_copy_layer_by_layer():
     start = ov._greedy_start(model, ov._numpy_layers(model, a), ov._numpy_layers(model, b))
     for found, p in zip(start.values(), planted, strict=True):
         np.testing.assert_array_equal(found, np.argsort(p))
+
+
+def test_overlap_dataset_labels_its_pairs_layers_and_thresholds():
+    model = Model.build("mlp-d2-w3-tanh", 3, 2)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(12, 3, generator=gen, dtype=F64)
+    y = torch.randint(0, 2, (12,), generator=gen)
+    theta = torch.stack([model.init(s, F64) for s in (1, 2, 3)])
+    ds = ov.overlap_dataset(model, theta, x, y, "cross_entropy", np.array([4, 5, 6]), 3, 0.05, 8.0)
+    np.testing.assert_array_equal(ds["threshold"].values, ov.BASIN_THRESHOLDS)
+    assert ds["threshold"].attrs == {"long_name": "barrier threshold", "units": "nats"}
+    np.testing.assert_array_equal(ds["pair_b"].values, [5, 6, 6])
+    assert ds["pair_b"].attrs == {"long_name": "replica b of pair", "units": "1"}
+    assert ds["q_layer"].attrs["long_name"] == "overlap of one layer's weights and biases"
+    assert ds["sweeps"].attrs["units"] == "1"
