@@ -65,3 +65,12 @@ def test_bootstrap_error_needs_two_crossing_resamples_and_no_more():
     draw = np.random.default_rng(5).integers(0, 4, (400, 4))
     loads = hopfield.critical_load(alpha, mixed[:, draw].mean(-1).T)
     assert float(err) == pytest.approx(np.nanstd(loads, ddof=1), rel=1e-12)
+
+
+def test_capacity_sweep_labels_the_sweeps_to_a_fixed_point():
+    ds = hopfield.capacity_sweep(
+        N=[40], alpha=[0.05, 0.3], trials=2, flip_fraction=0.1, max_sweeps=5,
+        retrieval_threshold=0.9, seed=0, bootstrap_resamples=10, theory_points=5,
+    )  # fmt: skip
+    names = {v.attrs["long_name"] for v in ds.data_vars.values()}
+    assert "sweeps with flips before a fixed point (-1: none reached)" in names

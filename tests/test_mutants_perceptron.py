@@ -37,3 +37,12 @@ def test_learning_curves_dataset_names_its_theory_grid_and_note():
     assert "alpha_theory" in ds.coords and ds.alpha_theory.size == 5
     assert ds.alpha_theory.attrs == {"long_name": "load P/N", "units": "1"}
     assert ds.algorithm.values.tolist() == ["hebb", "perceptron"]
+    assert ds.finished.attrs["long_name"] == "1 if every student's rule reached its end"
+
+
+def test_capacity_sweep_labels_its_fraction_and_effective_load():
+    ds = perceptron.capacity_sweep(N=[4], alpha=[1.0, 3.0], n_trials=3, seed=2)
+    assert ds.separable_fraction.attrs["long_name"] == "fraction of separable problems"
+    assert ds.alpha_effective.attrs == {"long_name": "load P/N", "units": "1"}
+    np.testing.assert_allclose(ds.alpha_effective.values, [[1.0, 3.0]], rtol=1e-15)
+    assert ds.separable_fraction.dims == ("N", "alpha")
