@@ -134,4 +134,5 @@ def test_curvature_statistics_of_a_float32_replica_run_in_float64():
     single = ls.curvature_statistics(model, theta.float()[None], *args, **kw)
     double = ls.curvature_statistics(model, theta.float().double()[None], *args, **kw)
     assert single.curvature.dtype == np.float64
+    assert single.mean_curvature.attrs["long_name"] == "mean projected curvature over random δ"
     np.testing.assert_allclose(single.curvature.values, double.curvature.values, rtol=1e-12)
