@@ -167,11 +167,16 @@ def weight_matching(
 ) -> tuple[Permutation, int]:
     """Permutations of b's hidden units maximising ⟨θa, π(θb)⟩ (Git Re-Basin weight matching).
 
-    One linear assignment per permutation group with the others fixed, groups in
-    order, repeated until a full sweep changes no permutation (or
-    ``max_sweeps``). Each step solves its sub-problem exactly, so the
-    objective never decreases. θ are single vectors (P,). Returns the
-    permutations (see :func:`permute`) and the number of sweeps.
+    Coordinate ascent: one linear assignment per permutation group with the
+    others fixed, repeated until a full sweep changes no permutation (or
+    ``max_sweeps`` sweeps). Each step solves its sub-problem exactly, so the
+    objective never decreases, but the ascent can stop in a local optimum. It
+    is therefore run from two starts (the identity, and a greedy pass that
+    matches each group on the layers below it alone, exact for a permuted copy)
+    with the groups in order and in :data:`MATCHING_RESTARTS` seeded random
+    orders per sweep (Ainsworth et al. shuffle the layers); the best objective
+    wins (the first on ties). θ are single vectors (P,). Returns the
+    permutations (see :func:`permute`) and the winning run's number of sweeps.
     """
     if not _groups(model):
         return {}, 0
@@ -180,29 +185,74 @@ def weight_matching(
     )
 
 
+# coordinate-ascent runs per start with the groups in a seeded random order each sweep, on top
+# of the one in spec order; label-independent, so the matching stays permutation-equivariant
+MATCHING_RESTARTS = 3
+
+
 def _match_layers(
     model: Network, pa: dict[str, np.ndarray], pb: dict[str, np.ndarray], max_sweeps: int
 ) -> tuple[Permutation, int]:
-    """:func:`weight_matching` on the float64 NumPy tensors of θa and θb.
+    """:func:`weight_matching` on the float64 NumPy tensors of θa and θb: the best of the
+    coordinate-ascent runs, each from a start (identity, greedy) in a group order."""
+    starts, restarts = [identity_permutation(model)], 0
+    if len(_groups(model)) > 1:  # one group: its first assignment is the global optimum
+        starts.append(_greedy_start(model, pa, pb))
+        restarts = MATCHING_RESTARTS
+    best = None
+    for start in starts:
+        for restart in range(restarts + 1):  # 0: groups in spec order
+            shuffle = np.random.default_rng(restart) if restart else None
+            perm, sweeps = _ascend(model, pa, pb, dict(start), shuffle, max_sweeps)
+            value = _matched_objective(model, pa, pb, perm)
+            if best is None or value > best[0] + 1e-12 * max(abs(best[0]), 1.0):
+                best = (value, perm, sweeps)
+    return best[1], best[2]
 
-    The cost of group g's assignment is Σ over the (tensor, axis) pairs it acts on of
-    A_t · B_tᵀ, both tensors unfolded along that axis, B_t with its other permuted
-    axes already reordered by the current permutations of their groups.
-    """
-    perm = identity_permutation(model)
+
+def _assignment_cost(model, pa, pb, perm: Permutation, group: str, pairs) -> np.ndarray:
+    """Cost of group g's assignment: Σ over the (tensor, axis) pairs of A_t · B_tᵀ, both
+    tensors unfolded along that axis, B_t with its other permuted axes already reordered
+    by the current permutations of their groups."""
     by_tensor = model.permutation.by_tensor()
+    size = len(perm[group])
+    cost = np.zeros((size, size))
+    for name, axis in pairs:
+        wb = _permuted(pb[name], _from_end(model, name, by_tensor[name]), perm, group)
+        a_rows = np.moveaxis(pa[name], axis, 0).reshape(size, -1)
+        cost += a_rows @ np.moveaxis(wb, axis, 0).reshape(size, -1).T
+    return cost
+
+
+def _greedy_start(model: Network, pa, pb) -> Permutation:
+    """Groups in order, each matched only on the tensors whose other permuted axes belong to
+    groups matched before it (an MLP layer's rows given the layers below): for b = π(a)
+    this recovers π⁻¹ exactly, layer by layer."""
+    by_tensor = model.permutation.by_tensor()
+    perm, done = identity_permutation(model), set()
+    for group, pairs in _groups(model).items():
+        known = [(n, ax) for n, ax in pairs if set(by_tensor[n].values()) - {group} <= done]
+        cost = _assignment_cost(model, pa, pb, perm, group, known or pairs)
+        perm[group] = linear_sum_assignment(cost, maximize=True)[1]
+        done.add(group)
+    return perm
+
+
+def _ascend(
+    model: Network, pa, pb, perm: Permutation, shuffle: np.random.Generator | None, max_sweeps: int
+) -> tuple[Permutation, int]:
+    """Coordinate ascent from ``perm`` until a sweep changes nothing, the groups in spec
+    order or, with ``shuffle``, in a new random order each sweep: (permutations, sweeps)."""
+    pairs_of = _groups(model)
+    groups = list(pairs_of)
     sweeps = 0
     for sweeps in range(1, max_sweeps + 1):  # noqa: B007 - the count is returned
         changed = False
-        for group, pairs in _groups(model).items():
-            size = len(perm[group])
-            cost = np.zeros((size, size))
-            for name, axis in pairs:
-                wb = _permuted(pb[name], _from_end(model, name, by_tensor[name]), perm, group)
-                a_rows = np.moveaxis(pa[name], axis, 0).reshape(size, -1)
-                cost += a_rows @ np.moveaxis(wb, axis, 0).reshape(size, -1).T
+        order = groups if shuffle is None else [groups[i] for i in shuffle.permutation(len(groups))]
+        for group in order:
+            cost = _assignment_cost(model, pa, pb, perm, group, pairs_of[group])
             _, col = linear_sum_assignment(cost, maximize=True)
-            rows = np.arange(size)
+            rows = np.arange(len(col))
             gain = cost[rows, col].sum() - cost[rows, perm[group]].sum()
             if gain > 1e-12 * max(abs(cost).sum(), 1.0) and not np.array_equal(col, perm[group]):
                 perm[group] = col
@@ -210,6 +260,15 @@ def _match_layers(
         if not changed:
             break
     return perm, sweeps
+
+
+def _matched_objective(model: Network, pa, pb, perm: Permutation) -> float:
+    """⟨θa, π(θb)⟩ over the permuted tensors (the others add the same constant to every π)."""
+    by_tensor = model.permutation.by_tensor()
+    return sum(
+        float((pa[n] * _permuted(pb[n], _from_end(model, n, axes), perm)).sum())
+        for n, axes in by_tensor.items()
+    )
 
 
 def align_pairs(
