@@ -8,10 +8,10 @@ not critical); a slice without an explicit normalisation is filter-normalised.
 import numpy as np
 import pytest
 import torch
+from statmech_nn.models import Model
 
 from statmech_nn import landscape as ls
 from statmech_nn.landscape.study import critical_point_terms
-from statmech_nn.models import Model
 from statmech_nn.train import mean_loss
 
 pytestmark = pytest.mark.usefixtures("one_thread")
