@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 import xarray as xr
-from statmech_nn.models import Model
 from torch.func import jacrev
 
 from statmech_nn import hessian as hs
+from statmech_nn.nets import MLP as Model
 from statmech_nn.train import per_sample_loss
 
 pytestmark = pytest.mark.usefixtures("one_thread")

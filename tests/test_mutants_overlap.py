@@ -13,9 +13,9 @@ import itertools
 import numpy as np
 import pytest
 import torch
-from statmech_nn.models import Model
 
 from statmech_nn import overlap as ov
+from statmech_nn.nets import MLP as Model
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 F64 = torch.float64

@@ -6,9 +6,9 @@ import json
 import numpy as np
 import pytest
 import torch
-from statmech_nn.models import Model
 
 from statmech_nn.data import teacher_student
+from statmech_nn.nets import MLP as Model
 from statmech_nn.train import evaluate, resolve_device, snapshot_epochs, train_study
 
 pytestmark = pytest.mark.usefixtures("one_thread")
