@@ -90,6 +90,25 @@ def test_orthogonal_pairs_stay_orthogonal_after_normalisation(mlp, normalisation
             )
 
 
+@pytest.mark.parametrize("normalisation", ["filter", "layer", "unit"])
+def test_random_directions_are_orthogonal_to_several_given_rows(mlp, normalisation):
+    """Against two rows (per replica) orthonormal as whole vectors but not group by group
+    (e.g. two Hessian eigenvectors), each drawn direction is orthogonal to both: projecting
+    on one row after the other within a group would bring the first one back."""
+    model, theta = mlp
+    gen = torch.Generator().manual_seed(5)
+    rows = torch.linalg.qr(
+        torch.randn(theta.shape[0], model.n_params, 2, generator=gen, dtype=torch.float64)
+    ).Q.transpose(-1, -2)  # (R, 2, P), orthonormal rows per replica
+    d = ls.random_directions(model, theta, 2, normalisation, "normalise", gen, against=rows)
+    for j in range(2):
+        for i in range(2):
+            cos = torch.nn.functional.cosine_similarity(d[:, j], rows[:, i], dim=-1)
+            assert cos.abs().max() < 1e-12, (j, i, cos)
+    cos = torch.nn.functional.cosine_similarity(d[:, 0], d[:, 1], dim=-1)
+    assert cos.abs().max() < 1e-12
+
+
 def test_global_orthogonalisation_then_filter_normalisation_is_not_orthogonal(mlp):
     """The bug the within-group construction avoids (why the test above matters)."""
     model, theta = mlp

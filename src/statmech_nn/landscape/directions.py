@@ -119,14 +119,28 @@ def random_directions(
     """
     shape = (*theta.shape[:-1], k, theta.shape[-1])
     raw = torch.randn(shape, generator=generator, dtype=torch.float64).to(theta)
-    previous = [] if against is None else list(against.unbind(-2))
+    # Gram–Schmidt within every group: the basis stays orthogonal group by group, so
+    # projecting on its vectors one after the other removes the whole span per group
+    # (rows of ``against`` orthogonal only as whole vectors are not, group by group)
+    basis: list[torch.Tensor] = []
+
+    def residual(v: torch.Tensor) -> torch.Tensor:
+        for b in basis:
+            v = orthogonalise_within_groups(model, v, b, normalisation, bias)
+        return v
+
+    for row in [] if against is None else against.unbind(-2):
+        basis.append(residual(row))
     out = []
+    gid, n = normalisation_groups(model, normalisation, bias)
     for j in range(k):
-        d = raw[..., j, :]
-        for p in previous:
-            d = orthogonalise_within_groups(model, d, p, normalisation, bias)
+        d = residual(raw[..., j, :])
+        # a group the basis already fills keeps only rounding noise: zero, not rescaled noise
+        drawn = _group_sums(raw[..., j, :] ** 2, gid, n)
+        filled = _group_sums(d * d, gid, n) <= 1e-20 * drawn
+        d = torch.where(filled[..., gid.to(d.device)], 0.0, d)
         d = normalise_direction(model, d, theta, normalisation, bias)
-        previous.append(d)
+        basis.append(d)
         out.append(d)
     return torch.stack(out, dim=-2)
 
