@@ -89,6 +89,10 @@ def test_hessian_k_reruns_the_hessian_and_its_readers_only(quick_run):
         f"{slices}/{d}.nc" for d in ("hessian", "hessian_max_line", "hessian_min_line")
     }
     assert jobs.pop("slices_curvature_stats") == {f"{slices}/curvature.nc"}
+    # the turnable views of the one plane that reads the Hessian (not random, not pca)
+    assert jobs.pop("views_plane") == {
+        f"results/views/digits/mlp-d2-w16-tanh/hessian.{ext}" for ext in ("html", "vts", "json")
+    }
     assert set(jobs) == {
         "figure_hessian_spectrum",
         "figure_curvature_vs_depth",
