@@ -145,6 +145,14 @@ def test_a_run_that_does_not_learn_is_flagged():
     assert flags["below_start"].tolist() == [True, True]
     assert flags["below_uniform"].tolist() == [False, True]
     np.testing.assert_allclose(flags["drop_from_peak"][0], 2.0)
+    assert flags["collapsed"].tolist() == [True, True]
+    # a run that learned and then fell back by more than 0.2 nat is flagged, though it ends
+    # above its start and the uniform model (CD on cold Ising samples did this)
+    curves = np.array([[-11.0, -10.0, -10.3], [-11.0, -10.0, -10.1], [-11.0, -10.0, -10.0]])
+    flags = boltzmann.learning_flags(curves, 16)
+    assert flags["collapsed"].tolist() == [True, False, False]
+    assert boltzmann.flagged(flags).tolist() == [True, False, False]
+    assert not (flags["below_start"] | flags["below_uniform"]).any()
 
 
 def _negative_sample_deviation(method: str, k: int, epochs: int) -> float:

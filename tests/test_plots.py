@@ -197,7 +197,8 @@ def test_rbm_figure_marks_flagged_runs_and_separates_the_ising_references(tmp_pa
     assert labels[:2] == ["cd-10", "optimum $-H$(data)"]
     assert "exact" in labels and "memorisation bound $-H$(sample)" in labels
     assert "Ising model $-H(p)$ (best expected)" in labels
-    assert "run ending below its start or the uniform model" in labels
+    flag = "flagged run: ends below its start or the uniform model, or > 0.2 nat below its peak"
+    assert flag in labels
     plots.save(fig, [tmp_path / "f.png"], STYLE)
 
 

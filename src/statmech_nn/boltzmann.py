@@ -14,6 +14,7 @@ batch order) train at once: every parameter has a leading replica dim.
 """
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -246,19 +247,29 @@ FLAGS = {  # name: (long_name, units)
     "below_start": ("final log-likelihood below the initial model's (or not finite)", "1"),
     "below_uniform": ("final log-likelihood below the uniform model's (or not finite)", "1"),
     "drop_from_peak": ("peak minus final log-likelihood: a collapse after a peak", "nat"),
+    "collapsed": ("final log-likelihood more than 0.2 nat below the run's peak", "1"),
 }
+COLLAPSE_NATS = 0.2  # a drop from the peak larger than this flags the run (issue 16 item 4)
 
 
 def learning_flags(loglik: np.ndarray, n_visible: int) -> dict[str, np.ndarray]:
     """Runs that did not learn, from exact log-likelihood curves (replica, epoch): final
     below the start, final below the uniform model −n_v ln 2 (a NaN counts as both), and
-    the drop from the curve's peak to its end."""
+    the drop from the curve's peak to its end, and whether that drop exceeds
+    :data:`COLLAPSE_NATS` (a run that learned and then lost it)."""
     final = loglik[:, -1]
+    drop = np.nanmax(loglik, axis=1) - final
     return {
         "below_start": ~(final >= loglik[:, 0]),
         "below_uniform": ~(final >= -n_visible * math.log(2)),
-        "drop_from_peak": np.nanmax(loglik, axis=1) - final,
+        "drop_from_peak": drop,
+        "collapsed": ~(drop <= COLLAPSE_NATS),
     }
+
+
+def flagged(flags: Mapping) -> np.ndarray:
+    """Replicas flagged by any of :func:`learning_flags`' boolean flags."""
+    return np.asarray(flags["below_start"] | flags["below_uniform"] | flags["collapsed"])
 
 
 def train(
@@ -376,7 +387,7 @@ def train(
             "momentum": momentum,
             "weight_decay": weight_decay,
             "chains": chains if method == "pcd" else 0,
-            "flagged_replicas": int((flags["below_start"] | flags["below_uniform"]).sum()),
+            "flagged_replicas": int(flagged(flags).sum()),
         },
     )
 

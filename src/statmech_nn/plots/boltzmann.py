@@ -37,6 +37,8 @@ def rbm_loglik(runs: Sequence[xr.Dataset], style: Mapping) -> plt.Figure:
                 ds["epoch"], ll.min("replica"), ll.max("replica"), color=colour, alpha=0.2, lw=0
             )
             bad = (ds["below_start"] | ds["below_uniform"]).values
+            if "collapsed" in ds:  # files from before the flag existed lack it
+                bad |= ds["collapsed"].values
             ends = ll.isel(epoch=-1).values[bad]
             ax.plot(np.full(ends.shape, ds["epoch"][-1]), ends, "x", color=colour, ms=8, mew=2)
             flagged += int(bad.sum())
@@ -66,7 +68,8 @@ def rbm_loglik(runs: Sequence[xr.Dataset], style: Mapping) -> plt.Figure:
                     marker="x",
                     ls="",
                     mew=2,
-                    label="run ending below its start or the uniform model",
+                    label="flagged run: ends below its start or the uniform model, "
+                    "or > 0.2 nat below its peak",
                 ),
             )
         title = (
