@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 
+from statmech_nn import alignment as al
 from statmech_nn import overlap as ov
 from statmech_nn.nets import MLP as Model
 
@@ -34,8 +35,8 @@ def _exhaustive(model, a, b):
 
 def _ascent_from_identity(model, a, b):
     """The old matching: one ascent from the identity, groups in order (for the contrast)."""
-    pa, pb = ov._numpy_layers(model, a), ov._numpy_layers(model, b)
-    perm, _ = ov._ascend(model, pa, pb, ov.identity_permutation(model), None, 100)
+    pa, pb = al._numpy_layers(model, a), al._numpy_layers(model, b)
+    perm, _ = al._ascend(model, pa, pb, ov.identity_permutation(model), None, 100)
     return float(ov.matching_objective(a, ov.permute(model, b, perm)))
 
 
@@ -65,7 +66,7 @@ def test_greedy_start_recovers_a_permuted_copy_layer_by_layer():
     gen = np.random.default_rng(3)
     planted = [gen.permutation(5) for _ in range(3)]
     b = 2.5 * ov.permute(model, a, planted)
-    start = ov._greedy_start(model, ov._numpy_layers(model, a), ov._numpy_layers(model, b))
+    start = al._greedy_start(model, al._numpy_layers(model, a), al._numpy_layers(model, b))
     for found, p in zip(start.values(), planted, strict=True):
         np.testing.assert_array_equal(found, np.argsort(p))
 

@@ -35,6 +35,12 @@ PACKAGE = "src/statmech_nn"
 EXTRA_TESTS = {
     "theory": ["tests/test_theory_hopfield.py"],
     "overlap": ["tests/test_properties.py"],
+    # weight matching moved out of overlap.py; its tests stayed with the overlap stage's
+    "alignment": [
+        "tests/test_overlap.py",
+        "tests/test_mutants_overlap.py",
+        "tests/test_properties.py",
+    ],
 }
 
 
