@@ -32,12 +32,14 @@ def _metadata(path: str | Path) -> dict:
     return {}
 
 
-def panels(style: Mapping, rows: int, cols: int) -> tuple[plt.Figure, list[plt.Axes]]:
-    """A rows × cols grid of panels, 1.2 × the configured panel size each."""
+def panels(
+    style: Mapping, rows: int, cols: int, scale: float = 1.2
+) -> tuple[plt.Figure, list[plt.Axes]]:
+    """A rows × cols grid of panels (row by row), ``scale`` × the configured panel size each."""
     fig, axes = plt.subplots(
         rows,
         cols,
-        figsize=(cols * style["panel_width"] * 1.2, rows * style["panel_height"] * 1.2),
+        figsize=(cols * style["panel_width"] * scale, rows * style["panel_height"] * scale),
         squeeze=False,
         layout="constrained",
     )

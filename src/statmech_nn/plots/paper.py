@@ -11,21 +11,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
+from statmech_nn.plots.common import panels
+
 _SLICE_LABELS = {
     "random": ("a along random d1 (|d1| = 1)", "b along random d2 (|d2| = 1)"),
     "hessian": ("a along the λmax eigenvector", "b along the λmin eigenvector"),
 }
-
-
-def _figure(style: Mapping, rows: int, cols: int, scale: float = 1.0):
-    fig, axes = plt.subplots(
-        rows,
-        cols,
-        figsize=(scale * style["panel_width"] * cols, scale * style["panel_height"] * rows),
-        squeeze=False,
-        constrained_layout=True,
-    )
-    return fig, axes
 
 
 def paper_saddle_planes(ds: xr.Dataset, style: Mapping) -> plt.Figure:
@@ -37,11 +28,11 @@ def paper_saddle_planes(ds: xr.Dataset, style: Mapping) -> plt.Figure:
     the Hessian plane shows the saddle.
     """
     variants, slices = list(ds["variant"].values), list(ds["slice"].values)
-    fig, axes = _figure(style, len(variants), len(slices), 1.15)
+    fig, axes = panels(style, len(variants), len(slices), scale=1.15)
     a, b = ds["a"].values, ds["b"].values
     for i, variant in enumerate(variants):
         for j, kind in enumerate(slices):
-            ax = axes[i][j]
+            ax = axes[i * len(slices) + j]
             z = ds["loss"].sel(variant=variant, slice=kind).values.T  # rows: b
             top = float(np.nanmax(np.abs(z))) or 1.0
             mesh = ax.pcolormesh(a, b, z, cmap="RdBu_r", vmin=-top, vmax=top, shading="auto")
@@ -68,11 +59,11 @@ def paper_saddle_curvature(ds: xr.Dataset, style: Mapping) -> plt.Figure:
     Right: the same κ on the scale of the spectrum (histogram of the eigenvalues,
     λmin and λmax marked): random directions sit in a narrow band about the mean.
     """
-    fig, axes = _figure(style, 1, 2, 1.15)
+    fig, axes = panels(style, 1, 2, scale=1.15)
     kappa = ds["curvature"].sel(variant="quadratic").values
     mean = float(ds["trace_per_param"])
     lmin, lmax = float(ds["lambda_min"]), float(ds["lambda_max"])
-    ax = axes[0][0]
+    ax = axes[0]
     ax.hist(kappa, bins=50, color="C0", alpha=0.8, label="random δ (HVP)")
     ax.axvline(mean, color="k", ls="--", label="tr H / N")
     ax.axvline(0.0, color="0.5", lw=0.8)
@@ -91,7 +82,7 @@ def paper_saddle_curvature(ds: xr.Dataset, style: Mapping) -> plt.Figure:
     ax.set_xlabel("projected curvature κ = δᵀHδ/|δ|²")
     ax.set_ylabel("directions")
     ax.legend(fontsize="x-small", loc="upper right")
-    ax = axes[0][1]
+    ax = axes[1]
     lam = ds["eigenvalue"].values
     bins = np.linspace(lmin, lmax, 80)
     ax.hist(lam, bins=bins, color="0.6", label="eigenvalues λᵢ")
@@ -117,12 +108,12 @@ def paper_trace_estimators(ds: xr.Dataset, style: Mapping) -> plt.Figure:
     standard error (dashed) of each estimator; both fall as m^(−1/2).
     """
     variants = list(ds["variant"].values)
-    fig, axes = _figure(style, 1, len(variants), 1.15)
+    fig, axes = panels(style, 1, len(variants), scale=1.15)
     trace = float(ds["trace"])
     cost = {"loss_values": "loss_evaluations", "hutchinson": "hvps"}
     labels = {"loss_values": "loss values (cost: evaluations)", "hutchinson": "Hutchinson (HVPs)"}
     for j, variant in enumerate(variants):
-        ax = axes[0][j]
+        ax = axes[j]
         for k, est in enumerate(ds["estimator"].values):
             err = (ds["estimate"].sel(variant=variant, estimator=est) - trace) / abs(trace)
             rms = np.sqrt((err**2).mean("trace_trial")).values
