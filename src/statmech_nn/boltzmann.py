@@ -243,13 +243,13 @@ def learning_rates(learning_rate: float, schedule: str, updates: int) -> np.ndar
     return learning_rate * (1 - np.arange(updates) / updates)
 
 
+COLLAPSE_NATS = 0.2  # a drop from the peak larger than this flags the run (issue 16 item 4)
 FLAGS = {  # name: (long_name, units)
     "below_start": ("final log-likelihood below the initial model's (or not finite)", "1"),
     "below_uniform": ("final log-likelihood below the uniform model's (or not finite)", "1"),
     "drop_from_peak": ("peak minus final log-likelihood: a collapse after a peak", "nat"),
-    "collapsed": ("final log-likelihood more than 0.2 nat below the run's peak", "1"),
+    "collapsed": (f"final log-likelihood over {COLLAPSE_NATS:g} nat below the run's peak", "1"),
 }
-COLLAPSE_NATS = 0.2  # a drop from the peak larger than this flags the run (issue 16 item 4)
 
 
 def learning_flags(loglik: np.ndarray, n_visible: int) -> dict[str, np.ndarray]:

@@ -235,11 +235,16 @@ def overlaps_bytes(overlaps: Mapping, train: Mapping, spec: Mapping, arch: str) 
     return vectors * _itemsize(overlaps["dtype"]) + overlaps["memory_mb"] * 2**20
 
 
+def _rbm_visible(spec: Mapping) -> int:
+    """Visible units of an RBM data set: the pixels of bars and stripes or the Ising spins."""
+    return spec["size"] ** 2 if spec["kind"] == "bars_and_stripes" else spec["L"] ** 2
+
+
 def boltzmann_bytes(training: Mapping, spec: Mapping) -> int:
     """Memory of one RBM job, roughly: the enumerated states of the smaller layer (exact
     log Z and, for the exact method, the model's moments) for every replica, float64, with
     the free energies and weights of each state."""
-    visible = spec["size"] ** 2 if spec["kind"] == "bars_and_stripes" else spec["L"] ** 2
+    visible = _rbm_visible(spec)
     smaller = min(visible, training["hidden"])
     if smaller > RBM_ENUMERATED_UNITS:
         return 0  # refused by _check_boltzmann_memory with its own message
@@ -275,7 +280,7 @@ def _check_boltzmann_memory(config: dict) -> None:
     training = boltzmann["training"]
     for name in boltzmann["train_on"]:
         spec = boltzmann["datasets"][name]
-        visible = spec["size"] ** 2 if spec["kind"] == "bars_and_stripes" else spec["L"] ** 2
+        visible = _rbm_visible(spec)
         if min(visible, training["hidden"]) > RBM_ENUMERATED_UNITS:
             raise ConfigError(
                 f"config boltzmann.datasets.{name}: {visible} visible and "

@@ -73,8 +73,9 @@ def write(
             wildcards=wildcards_of(smk),
         )
     )
-    if study_seed_of(smk) is not None:
-        ds.attrs["study_seed"] = study_seed_of(smk)
+    study_seed = study_seed_of(smk)
+    if study_seed is not None:
+        ds.attrs["study_seed"] = study_seed
     write_dataset(ds, smk.output[output])
     log.info("wrote %s", smk.output[output])
 
