@@ -123,6 +123,14 @@ def assert_refused(capfd: pytest.CaptureFixture, rule: str, message: str) -> Non
     assert "Traceback" not in err
 
 
+def assert_hessian_refused(config: dict, capfd, message: str) -> None:
+    """The Hessian job on the (damaged) training file ends with ``message`` and no output."""
+    with pytest.raises(SystemExit, match="1"):
+        run_hessian(config)
+    assert_refused(capfd, "hessian", message)
+    assert not Path(HESSIAN_OUT).exists()
+
+
 def damage(path: str, edit) -> None:
     """Edit a finished netCDF file in place (``edit(nc)`` on the open netCDF4 Dataset)."""
     with netCDF4.Dataset(path, "a") as nc:
@@ -142,10 +150,7 @@ TRAIN = "results/train/teacher/perceptron.nc"
 )
 def test_training_file_of_another_run_is_refused(results, config, capfd, source, message):
     shutil.copy(f"results/train/{source}.nc", TRAIN)
-    with pytest.raises(SystemExit, match="1"):
-        run_hessian(config)
-    assert_refused(capfd, "hessian", message)
-    assert not Path(HESSIAN_OUT).exists()
+    assert_hessian_refused(config, capfd, message)
 
 
 def test_training_file_of_another_seed_is_refused(results, config, capfd):
@@ -154,26 +159,20 @@ def test_training_file_of_another_seed_is_refused(results, config, capfd):
     with xr.open_dataset(TRAIN) as ds:
         assert ds.attrs["study_seed"] == 0  # the seed the job ran with is recorded
     damage(TRAIN, lambda nc: nc.setncattr("study_seed", 7))
-    with pytest.raises(SystemExit, match="1"):
-        run_hessian(config)
     message = (
         f"{TRAIN}: made with the config's seed 7; this job runs with seed 0 "
         "(rerun the stage that makes it, or restore the config)"
     )
-    assert_refused(capfd, "hessian", message)
-    assert not Path(HESSIAN_OUT).exists()
+    assert_hessian_refused(config, capfd, message)
 
 
 def test_missing_attribute_is_one_line_naming_file_and_attribute(results, config, capfd):
     damage(TRAIN, lambda nc: nc.delncattr("loss"))
-    with pytest.raises(SystemExit, match="1"):
-        run_hessian(config)
     message = (
         f"{TRAIN}: attribute(s) loss missing (expected in every file of rule train_replicas; "
         "is it from this workflow?)"
     )
-    assert_refused(capfd, "hessian", message)
-    assert not Path(HESSIAN_OUT).exists()
+    assert_hessian_refused(config, capfd, message)
 
 
 def test_file_of_another_stage_at_an_input_path_is_refused(results, config, capfd):
@@ -207,13 +206,10 @@ def test_every_replica_non_finite_is_one_line(results, config, capfd):
         nc["params"][:, 0] = np.inf
 
     damage(TRAIN, nan_everywhere)
-    with pytest.raises(SystemExit, match="1"):
-        run_hessian(config)
     message = (
         f"{TRAIN}: every replica diverged (status or non-finite parameters); nothing to analyse"
     )
-    assert_refused(capfd, "hessian", message)
-    assert not Path(HESSIAN_OUT).exists()
+    assert_hessian_refused(config, capfd, message)
 
 
 def test_non_finite_data_is_one_line(results, config, capfd):
