@@ -41,6 +41,14 @@ def test_fraction_of_negative_curvature_matches_the_exact_value(paper_run):
         for variant in ("quadratic", "quartic"):
             measured = float(ds["fraction_negative"].sel(variant=variant))
             assert abs(measured - p) < 3 * se, (variant, measured, p, se)
+        pp = float(ds["fraction_planes_negative_theory"])
+        se_planes = np.hypot(
+            float(ds["fraction_planes_negative_stderr"]),
+            float(ds["fraction_planes_negative_theory_stderr"]),
+        )
+        for variant in ("quadratic", "quartic"):
+            measured = float(ds["fraction_planes_negative"].sel(variant=variant))
+            assert abs(measured - pp) < 3 * se_planes, (variant, measured, pp, se_planes)
         assert ds.attrs["rule"] == "paper_saddle"
         assert ds["loss"].dims == ("variant", "slice", "a", "b")
 

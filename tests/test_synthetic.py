@@ -13,6 +13,7 @@ from statmech_nn.landscape.synthetic import (
     make_saddle,
     negative_probability,
     plane_losses,
+    plane_negative_probability,
     random_basis,
     saddle_spectrum,
 )
@@ -130,7 +131,15 @@ def test_running_estimates_are_prefix_means():
         running_estimates(samples, torch.tensor([5]))
 
 
-CFG = dict(SMALL, quartic=1.0, directions=400, fd_step=1e-3, plane_range=1.0, resolution=5)
+CFG = dict(
+    SMALL,
+    quartic=1.0,
+    directions=400,
+    fd_step=1e-3,
+    plane_range=1.0,
+    resolution=5,
+    plane_theory_samples=512,
+)
 
 
 def test_saddle_study_fraction_and_extremes():
@@ -141,6 +150,13 @@ def test_saddle_study_fraction_and_extremes():
     assert se == pytest.approx(binomial_stderr(p, 400))
     for variant in ("quadratic", "quartic"):
         assert abs(float(ds.fraction_negative.sel(variant=variant)) - p) < 3 * se
+    pp = float(ds.fraction_planes_negative_theory)
+    se_planes = np.hypot(
+        float(ds.fraction_planes_negative_stderr), float(ds.fraction_planes_negative_theory_stderr)
+    )
+    assert float(ds.fraction_planes_negative_stderr) == pytest.approx(binomial_stderr(pp, 200))
+    for variant in ("quadratic", "quartic"):
+        assert abs(float(ds.fraction_planes_negative.sel(variant=variant)) - pp) < 3 * se_planes
     np.testing.assert_allclose(ds.curvature_fd, ds.curvature, atol=1e-4)
     mean_kappa = float(ds.curvature.sel(variant="quadratic").mean())
     assert mean_kappa == pytest.approx(
@@ -161,3 +177,28 @@ def test_trace_study_converges_to_the_exact_trace():
         assert r[-1] < 3 * float(ds.stderr_theory.sel(estimator=est, probes=256))
     assert ds.loss_evaluations.sel(estimator="loss_values", probes=16) == 33
     assert ds.hvps.sel(estimator="hutchinson", probes=16) == 16
+
+
+@pytest.mark.parametrize(
+    "spectrum",
+    [
+        np.concatenate([np.linspace(-3.0, -1.0, 5), np.linspace(0.1, 2.0, 45)]),  # ~2 %
+        np.concatenate([np.linspace(-12.0, -5.0, 10), np.linspace(0.01, 1.0, 190)]),  # ~70 %
+        np.concatenate([np.linspace(-0.5, -0.1, 30), np.linspace(0.2, 0.6, 30)]),
+    ],
+)
+def test_plane_probability_matches_brute_force_planes(spectrum):
+    """The semi-analytic fraction of random planes that are not positive definite equals a
+    brute-force count over 100 000 Gaussian planes (2x2 projected matrices) within the two
+    standard errors, and is at least the fraction of single directions with κ < 0 (a plane
+    shows negative curvature whenever one of its directions does)."""
+    p, se = plane_negative_probability(spectrum, 400, seed=3)
+    rng = np.random.default_rng(11)
+    n = 100_000
+    u = rng.standard_normal((n, spectrum.size))
+    v = rng.standard_normal((n, spectrum.size))
+    a, c, b = ((u * u) @ spectrum), ((v * v) @ spectrum), ((u * v) @ spectrum)
+    brute = float(np.mean(~((a > 0) & (a * c - b * b > 0))))
+    se_brute = np.sqrt(brute * (1 - brute) / n)
+    assert abs(p - brute) < 3 * np.hypot(se, se_brute) + 1e-12, (p, se, brute)
+    assert p >= negative_probability(spectrum) - 3 * se

@@ -10,7 +10,10 @@ non-quadratic variant, bounded below, whose negative directions are double
 wells. For Gaussian δ ~ N(0, I_N), δᵀHδ = Σᵢ λᵢ zᵢ² with z ~ N(0, I_N) (Q is
 orthogonal), so the probability that a random direction shows negative
 curvature is P(Σᵢ λᵢ zᵢ² < 0), computed here by Imhof's (1961) inversion of
-the characteristic function, a one-dimensional quadrature.
+the characteristic function, a one-dimensional quadrature. A random plane
+shows negative curvature when H restricted to it is not positive definite; its
+probability (:func:`plane_negative_probability`) is a Monte Carlo average over
+one direction of an exact Imhof-type quadrature over the other.
 """
 
 import math
@@ -125,6 +128,49 @@ def negative_probability(eigenvalues: np.ndarray | torch.Tensor, x: float = 0.0)
 
     value, _ = integrate.quad(integrand, 0.0, np.inf, limit=1000, epsabs=1e-11, epsrel=1e-10)
     return 0.5 - value / math.pi
+
+
+def plane_negative_probability(
+    eigenvalues: np.ndarray | torch.Tensor, samples: int = 256, seed: int = 0
+) -> tuple[float, float]:
+    """P(H restricted to a uniformly random 2-plane is not positive definite), ± its error.
+
+    The plane is span(u, v) with u, v ~ N(0, I_N) in H's eigenbasis (a Gaussian pair
+    spans a uniformly random plane, and definiteness does not depend on the basis
+    of the plane). The restriction is positive definite iff a = uᵀΛu > 0 and the
+    Schur complement vᵀH_u v > 0, H_u = Λ − w wᵀ/a with w = Λu. Given u, vᵀH_u v is
+    a Gaussian quadratic form with characteristic function
+    φ(t) = det(I − 2itΛ)^(−½) · (1 + (2it/a) Σⱼ wⱼ²/(1 − 2itλⱼ))^(−½)
+    (matrix determinant lemma), so P(vᵀH_u v > 0 | u) = ½ + (1/π) ∫₀^∞ Im φ(t)/t dt
+    (Gil-Pelaez 1951) is a one-dimensional quadrature; it is averaged over ``samples``
+    seeded draws of u (Rao–Blackwellised Monte Carlo). Returns (probability, standard
+    error of that average).
+    """
+    lam = np.asarray(eigenvalues.cpu() if hasattr(eigenvalues, "cpu") else eigenvalues, float)
+    scale = 1.0 / math.sqrt(float(np.sum(lam**2)))
+    rng = np.random.default_rng(seed)
+    positive = np.zeros(samples)
+    for i in range(samples):
+        u = rng.standard_normal(lam.size)
+        a = float(np.sum(lam * u * u))
+        if a <= 0.0:
+            continue
+        w2 = (lam * u) ** 2
+        mean = float(lam.sum() - w2.sum() / a)  # E[vᵀH_u v | u] = tr H_u, the limit at t = 0
+
+        def integrand(x: float, w2=w2, a=a, mean=mean) -> float:
+            if x == 0.0:
+                return mean * scale
+            t = x * scale
+            one = 1.0 - 2j * t * lam
+            # the rank-one factor's argument stays in [0, π) (interlacing), so principal logs add
+            log_det = np.log(one).sum() + np.log(1.0 + (2j * t / a) * np.sum(w2 / one))
+            return float(np.exp(-0.5 * log_det).imag) / x
+
+        value, _ = integrate.quad(integrand, 0.0, np.inf, limit=1000, epsabs=1e-10, epsrel=1e-9)
+        positive[i] = 0.5 + value / math.pi
+    p = 1.0 - positive
+    return float(p.mean()), float(p.std(ddof=1) / math.sqrt(samples))
 
 
 def binomial_stderr(p: float, n: int) -> float:

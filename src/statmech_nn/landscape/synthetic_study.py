@@ -25,6 +25,7 @@ from statmech_nn.landscape.synthetic import (
     make_saddle,
     negative_probability,
     plane_losses,
+    plane_negative_probability,
 )
 from statmech_nn.seeds import derive_seed
 
@@ -79,7 +80,10 @@ def saddle_study(cfg: Mapping, seed: int) -> xr.Dataset:
     Gaussian δ (exact by HVP, and by central differences with ``fd_step``);
     ``plane_curvature (variant, plane, eigen2d)``; the known ``eigenvalue (eigen)``,
     ``trace``, ``lambda_min``, ``lambda_max``; ``fraction_negative`` (measured, per
-    variant) next to ``fraction_negative_theory`` (Imhof) and its binomial error.
+    variant) next to ``fraction_negative_theory`` (Imhof) and its binomial error; the
+    same for planes: ``fraction_planes_negative`` (M/2 planes of pairs of the directions)
+    next to ``fraction_planes_negative_theory`` (:func:`.synthetic.plane_negative_probability`,
+    with its own standard error) and the binomial error of the measured fraction.
     """
     n_dir = int(cfg["directions"])
     models = saddles(cfg, seed)
@@ -101,6 +105,9 @@ def saddle_study(cfg: Mapping, seed: int) -> xr.Dataset:
         frac.append((pc.curvature < 0).double().mean())
         frac_planes.append((ev[:, 0] < 0).double().mean())
     p = negative_probability(lam)
+    p_planes, se_planes = plane_negative_probability(
+        lam, int(cfg["plane_theory_samples"]), derive_seed(seed, "plane_theory")
+    )
     n = lam.numel()
     v, sl, e2 = (VARIANT,), (VARIANT, SLICE, "a", "b"), (VARIANT, PLANE, "eigen2d")
     data = {
@@ -128,6 +135,17 @@ def saddle_study(cfg: Mapping, seed: int) -> xr.Dataset:
         ),
         "fraction_planes_negative": labelled(
             torch.stack(frac_planes), v, "fraction of random planes with a negative curvature"
+        ),
+        "fraction_planes_negative_theory": labelled(
+            p_planes, (), "P(H on a random plane is not positive definite), from the spectrum"
+        ),
+        "fraction_planes_negative_theory_stderr": labelled(
+            se_planes, (), "standard error of that value (average over the first direction)"
+        ),
+        "fraction_planes_negative_stderr": labelled(
+            binomial_stderr(p_planes, n_dir // 2),
+            (),
+            "binomial standard error of the measured fraction of planes √(p(1−p)/(M/2))",
         ),
     }
     return xr.Dataset(

@@ -55,7 +55,8 @@ def paper_saddle_curvature(ds: xr.Dataset, style: Mapping) -> plt.Figure:
 
     Left: histogram of κ = δᵀHδ/|δ|² over M Gaussian directions (quadratic
     variant, exact by HVP) with tr H / N (dashed) and, in the text, the measured
-    fraction with κ < 0 next to Imhof's exact P(Σλᵢzᵢ² < 0) ± the binomial error.
+    fraction with κ < 0 next to Imhof's exact P(Σλᵢzᵢ² < 0) ± the binomial error, and the
+    fraction of random planes with a negative curvature next to its value from the spectrum.
     Right: the same κ on the scale of the spectrum (histogram of the eigenvalues,
     λmin and λmax marked): random directions sit in a narrow band about the mean.
     """
@@ -70,11 +71,20 @@ def paper_saddle_curvature(ds: xr.Dataset, style: Mapping) -> plt.Figure:
     p, se = float(ds["fraction_negative_theory"]), float(ds["fraction_negative_stderr"])
     measured = float(ds["fraction_negative"].sel(variant="quadratic"))
     planes = float(ds["fraction_planes_negative"].sel(variant="quadratic"))
+    planes_text = f"planes with κ < 0: {planes:.3f} measured"
+    if "fraction_planes_negative_theory" in ds:
+        pp = float(ds["fraction_planes_negative_theory"])
+        se_p = float(
+            np.hypot(
+                ds["fraction_planes_negative_stderr"], ds["fraction_planes_negative_theory_stderr"]
+            )
+        )
+        planes_text += f"\n{pp:.3f} ± {se_p:.3f} theory"
     ax.text(
         0.02,
         0.97,
-        f"κ < 0: {measured:.3f} measured\n{p:.3f} ± {se:.3f} theory\n"
-        f"planes with κ < 0: {planes:.3f}",
+        f"directions with κ < 0: {measured:.3f} measured\n{p:.3f} ± {se:.3f} theory\n"
+        + planes_text,
         transform=ax.transAxes,
         va="top",
         fontsize="x-small",
