@@ -61,7 +61,8 @@ def tests_for(module: str) -> list[str]:
     written = sorted(
         p.relative_to(ROOT).as_posix() for p in ROOT.glob(f"tests/test_mutants_{module}*.py")
     )
-    return [f"tests/test_{module}.py", *written, *EXTRA_TESTS.get(module, [])]
+    own = [f"tests/test_{module}.py"] if (ROOT / f"tests/test_{module}.py").exists() else []
+    return [*own, *written, *EXTRA_TESTS.get(module, [])]
 
 
 def copy_tree(dest: Path) -> None:
@@ -90,7 +91,7 @@ def narrow_config(pyproject: Path, modules: list[str]) -> None:
         f"{PACKAGE}/{m}/*.py" if (ROOT / PACKAGE / m).is_dir() else f"{PACKAGE}/{m}.py"
         for m in modules
     ]
-    tests = [t for m in modules for t in tests_for(m)]
+    tests = list(dict.fromkeys(t for m in modules for t in tests_for(m)))  # once each
     for key, values in (("only_mutate", targets), ("pytest_add_cli_args_test_selection", tests)):
         pattern = rf"{key} = \[.*?\]"
         section = re.sub(pattern, f"{key} = {toml_list(values)}", section, count=1, flags=re.S)
