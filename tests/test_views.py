@@ -1,8 +1,8 @@
 """Views of plane slices: self-contained HTML surfaces and VTK grids that read back exactly.
 
-No headless browser is installable here by pip alone (playwright's wheel needs a separate
-browser download), so the HTML is checked structurally: balanced tags, no external script,
-and the figure's JSON (parsed from the page) holds the slice's values and axis titles.
+Here the HTML is checked structurally, with or without a browser: balanced tags, no external
+script, and the figure's JSON (parsed from the page) holds the slice's values and axis titles.
+tests/test_views_browser.py opens the page in headless Chromium where one is installed.
 """
 
 import json
