@@ -21,5 +21,6 @@ rule boltzmann_train:
         spec=get_boltzmann_spec,
         training=section("boltzmann", "training"),
         seed=config["seed"],
+        library=library("scripts/boltzmann_train.py"),
     script:
         "../../scripts/boltzmann_train.py"

@@ -1,9 +1,12 @@
 # Shared helpers: wildcard constraints, target lists, input functions and params.
 # The config is checked before this file (Snakefile: statmech_nn.configcheck), cross-references
 # between sections included.
+import os
+
 from snakemake.io import report as in_report
 
 from statmech_nn.arch import arch_regex
+from statmech_nn.codedigest import code_digest
 from statmech_nn.configcheck import canonical
 
 
@@ -21,6 +24,22 @@ def section(*path, drop=()):
     for key in path:
         cfg = cfg[key]
     return canonical({k: v for k, v in cfg.items() if k not in drop})
+
+
+def library(script, only=None):
+    """Param `library` of the rules running `script`, a digest of the statmech_nn modules
+    the script imports (statmech_nn.codedigest), so that a change to them reruns its jobs
+    (Snakemake's own `code` trigger sees the script only). `only`: see code_digest."""
+    return code_digest(
+        os.path.join(_BASE, script), os.path.join(_SRC, "statmech_nn"), only
+    )
+
+
+def figure_library(plot):
+    """`library` of a figure rule: scripts/figure.py with the one plot function it draws."""
+    return library(
+        "scripts/figure.py", {"statmech_nn.plots": [plot, "apply_style", "save"]}
+    )
 
 
 def train_targets():

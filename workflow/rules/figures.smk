@@ -195,5 +195,6 @@ for _name, _row in FIGURE_TABLE.items():
             required=_row["required"],
             one_file=_row["one_file"],
             args=_row["args"],
+            library=figure_library(_row["plot"]),
         script:
             "../../scripts/figure.py"

@@ -22,5 +22,6 @@ rule hessian:
         cfg=section("hessian", drop=("datasets",)),
         seed=config["seed"],
         device=config["device"],
+        library=library("scripts/hessian.py"),
     script:
         "../../scripts/hessian.py"

@@ -22,5 +22,6 @@ rule overlaps:
     params:
         cfg=section("overlaps"),
         seed=config["seed"],
+        library=library("scripts/overlaps.py"),
     script:
         "../../scripts/overlaps.py"

@@ -28,6 +28,7 @@ rule slices_evaluate:
         cfg=get_slice_params,
         seed=config["seed"],
         device=config["device"],
+        library=library("scripts/slices.py"),
     script:
         "../../scripts/slices.py"
 
@@ -61,5 +62,6 @@ rule slices_curvature_stats:
         ),
         seed=config["seed"],
         device=config["device"],
+        library=library("scripts/curvature_stats.py"),
     script:
         "../../scripts/curvature_stats.py"

@@ -19,5 +19,6 @@ rule train_replicas:
         seed=config["seed"],
         device=config["device"],
         network=get_network_spec,
+        library=library("scripts/train.py"),
     script:
         "../../scripts/train.py"
