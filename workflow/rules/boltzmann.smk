@@ -22,5 +22,6 @@ rule boltzmann_train:
         training=section("boltzmann", "training"),
         seed=config["seed"],
         library=library("scripts/boltzmann_train.py"),
+        made_from=made_from,
     script:
         "../../scripts/boltzmann_train.py"

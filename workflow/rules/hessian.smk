@@ -23,5 +23,6 @@ rule hessian:
         seed=config["seed"],
         device=config["device"],
         library=library("scripts/hessian.py"),
+        made_from=made_from,
     script:
         "../../scripts/hessian.py"

@@ -23,5 +23,6 @@ rule overlaps:
         cfg=section("overlaps"),
         seed=config["seed"],
         library=library("scripts/overlaps.py"),
+        made_from=made_from,
     script:
         "../../scripts/overlaps.py"

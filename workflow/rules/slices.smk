@@ -29,6 +29,7 @@ rule slices_evaluate:
         seed=config["seed"],
         device=config["device"],
         library=library("scripts/slices.py"),
+        made_from=made_from,
     script:
         "../../scripts/slices.py"
 
@@ -63,5 +64,6 @@ rule slices_curvature_stats:
         seed=config["seed"],
         device=config["device"],
         library=library("scripts/curvature_stats.py"),
+        made_from=made_from,
     script:
         "../../scripts/curvature_stats.py"

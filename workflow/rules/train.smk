@@ -20,5 +20,6 @@ rule train_replicas:
         device=config["device"],
         network=get_network_spec,
         library=library("scripts/train.py"),
+        made_from=made_from,
     script:
         "../../scripts/train.py"

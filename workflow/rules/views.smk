@@ -36,5 +36,6 @@ rule views_plane:
         runtime=10,
     params:
         library=library("scripts/views.py"),
+        made_from=made_from,
     script:
         "../../scripts/views.py"
