@@ -14,7 +14,7 @@ formatting and documentation do not rerun a study; any change to code does.
 import ast
 import functools
 import hashlib
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from pathlib import Path
 
 import statmech_nn
@@ -37,10 +37,10 @@ def code_digest(
     only where they bind those names. Each file is parsed once per content.
     """
     folder = Path(package_dir or statmech_nn.__path__[0]).resolve()
-    files = imported_files(Path(script), folder, only)
+    codes = _closure(Path(script), folder, only or {})
     h = hashlib.sha256()
-    for path in sorted(files):
-        h.update(str(path.relative_to(folder)).encode() + b"\0" + _parsed(path)[1] + b"\0")
+    for path in sorted(codes):
+        h.update(str(path.relative_to(folder)).encode() + b"\0" + codes[path] + b"\0")
     return h.hexdigest()[:DIGEST_CHARS]
 
 
@@ -48,26 +48,30 @@ def imported_files(
     script: Path, folder: Path, only: Mapping[str, Collection[str]] | None = None
 ) -> set[Path]:
     """Files of the package under ``folder`` that importing ``script``'s imports runs."""
-    only = only or {}
-    seen: set[Path] = set()
-    todo = [(script, "")]  # (file, dotted name of the package its relative imports start from)
+    return set(_closure(script, folder, only or {}))
+
+
+def _closure(script: Path, folder: Path, only: Mapping[str, Collection[str]]) -> dict[Path, bytes]:
+    """{file: its code} of every file of the package that ``script``'s imports run."""
+    codes: dict[Path, bytes] = {}
+    todo = [(script, _parsed(script)[0], "")]  # (file, its imports, its relative imports' base)
     while todo:
-        path, package = todo.pop()
+        path, imports, package = todo.pop()
         restrict = only.get(package) if path.name == "__init__.py" else None
-        for module in _imports(path, package, restrict):
+        for module in _imports(imports, package, restrict):
             for file in _files_of(module, folder):
-                if file not in seen:
-                    seen.add(file)
-                    todo.append((file, _package_of(file, folder)))
-    return seen
+                if file not in codes:
+                    file_imports, codes[file] = _parsed(file)
+                    todo.append((file, file_imports, _package_of(file, folder)))
+    return codes
 
 
-def _imports(path: Path, package: str, names: Collection[str] | None) -> Iterator[str]:
-    """Dotted names of the package's modules ``path`` imports (maybe attributes, not modules).
-
-    ``names``: follow ``from ... import`` statements only where they bind one of these.
-    """
-    for node in _parsed(path)[0]:
+def _imports(
+    imports: Iterable[ast.Import | ast.ImportFrom], package: str, names: Collection[str] | None
+) -> Iterator[str]:
+    """Dotted names the statements ``imports`` of a file in ``package`` import (modules, or
+    attributes of one). ``names``: follow ``from ... import`` only where it binds one."""
+    for node in imports:
         if isinstance(node, ast.Import):
             yield from (alias.name for alias in node.names)
             continue
@@ -90,7 +94,8 @@ def _absolute(module: str | None, level: int, package: str) -> str | None:
     return ".".join(parts + ([module] if module else []))
 
 
-def _files_of(module: str, folder: Path) -> list[Path]:
+@functools.cache
+def _files_of(module: str, folder: Path) -> tuple[Path, ...]:
     """The files importing ``module`` runs: each package ``__init__`` on its path and the
     module itself; nothing for names outside the package or attributes that are no module."""
     parts = module.split(".")
@@ -106,7 +111,7 @@ def _files_of(module: str, folder: Path) -> list[Path]:
             files.append(here.with_suffix(".py"))
         else:
             break
-    return files
+    return tuple(files)
 
 
 def _package_of(file: Path, folder: Path) -> str:

@@ -95,7 +95,7 @@ def made_from(wildcards, input):
 def recorded_section(name, found):
     """What a file of rule `name` with wildcards `found` records as its config section."""
     params, where = RECORDS[name]
-    rule_params = workflow.get_rule(name).params
+    rule_params = getattr(rules, name).params
     wc = Wildcards(fromdict=found)
 
     def value(param):
@@ -120,7 +120,7 @@ def producer_of(path):
     constraints) matches `path`; None for a file no rule of RECORDS makes."""
     if not _OUTPUT_REGEX:
         for name in RECORDS:
-            pattern = str(workflow.get_rule(name).output[0])
+            pattern = str(getattr(rules, name).rule.output[0])  # with its constraints
             _OUTPUT_REGEX[name] = re.compile(regex_from_filepattern(pattern))
     found = [
         (name, m.groupdict())
