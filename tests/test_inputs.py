@@ -8,6 +8,7 @@ results file where the input is refused.
 
 import contextlib
 import errno
+import json
 import os
 import re
 import runpy
@@ -103,8 +104,9 @@ def results(made: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path
     return tmp_path / "results"
 
 
-def run_hessian(config: dict, train: str = "results/train/teacher/perceptron.nc") -> None:
-    """The hessian job of perceptron on teacher, reading the training file at ``train``."""
+def run_hessian(config: dict, train: str = "results/train/teacher/perceptron.nc", **params) -> None:
+    """The hessian job of perceptron on teacher, reading the training file at ``train``
+    (``params``: more params of the job, e.g. ``made_from``)."""
     smk = job(
         "hessian",
         config,
@@ -113,7 +115,7 @@ def run_hessian(config: dict, train: str = "results/train/teacher/perceptron.nc"
         dataset="teacher",
         arch="perceptron",
     )
-    run_script("hessian", smk, cfg=config["hessian"])
+    run_script("hessian", smk, cfg=config["hessian"], **params)
 
 
 def assert_refused(capfd: pytest.CaptureFixture, rule: str, message: str) -> None:
@@ -123,10 +125,10 @@ def assert_refused(capfd: pytest.CaptureFixture, rule: str, message: str) -> Non
     assert "Traceback" not in err
 
 
-def assert_hessian_refused(config: dict, capfd, message: str) -> None:
+def assert_hessian_refused(config: dict, capfd, message: str, **params) -> None:
     """The Hessian job on the (damaged) training file ends with ``message`` and no output."""
     with pytest.raises(SystemExit, match="1"):
-        run_hessian(config)
+        run_hessian(config, **params)
     assert_refused(capfd, "hessian", message)
     assert not Path(HESSIAN_OUT).exists()
 
@@ -164,6 +166,80 @@ def test_training_file_of_another_seed_is_refused(results, config, capfd):
         "(rerun the stage that makes it, or restore the config)"
     )
     assert_hessian_refused(config, capfd, message)
+
+
+def made_from(config: dict, train: dict | None = None, data: dict | None = None) -> dict:
+    """The hessian job's ``made_from`` param as the workflow builds it (workflow/rules/
+    common.smk), for a config whose train and teacher sections are ``train`` and ``data``."""
+    return {
+        "results/data/teacher.nc": {
+            "config": config["datasets"]["teacher"] if data is None else data,
+            "keys": {"": "datasets.teacher"},
+        },
+        TRAIN: {"config": config["train"] if train is None else train, "keys": {"": "train"}},
+    }
+
+
+def test_training_file_made_with_another_train_config_is_refused(results, config, capfd):
+    """Trained for 8 epochs; the config now asks for 40 and the file was kept (touched,
+    restored, or its job left out with --allowed-rules): the Hessian job refuses it."""
+    wanted = made_from(config, train={**config["train"], "epochs": 40})
+    message = (
+        f"{TRAIN}: made with train.epochs = 8; this job's config says 40 "
+        "(rerun the stage that makes it, or restore the config)"
+    )
+    assert_hessian_refused(config, capfd, message, made_from=wanted)
+
+
+def test_data_file_made_with_another_data_config_is_refused_by_training(results, config, capfd):
+    spec = {**config["datasets"]["teacher"], "n_train": 500, "dim": 10}
+    out = "results/train/teacher/mlp-d1-w8.nc"
+    smk = job(
+        "train_replicas",
+        config,
+        ["results/data/teacher.nc"],
+        out,
+        dataset="teacher",
+        arch="mlp-d1-w8",
+    )
+    Path(out).unlink()
+    with pytest.raises(SystemExit, match="1"):
+        run_script("train", smk, cfg=config["train"], made_from=made_from(config, data=spec))
+    message = (
+        "results/data/teacher.nc: made with datasets.teacher.dim = 20, "
+        "datasets.teacher.n_train = 200; this job's config says datasets.teacher.dim = 10, "
+        "datasets.teacher.n_train = 500 (rerun the stage that makes it, or restore the config)"
+    )
+    assert_refused(capfd, "train_replicas", message)
+    assert not Path(out).exists()
+
+
+def test_files_made_with_the_config_pass(results, config):
+    """The files' sections equal the job's (keys in another order, tuples for lists: the
+    comparison is of the JSON the files record), and the job writes its output."""
+    train = dict(reversed(list(config["train"].items())))
+    train["architectures"] = tuple(train["architectures"])
+    run_hessian(config, made_from=made_from(config, train=train))
+    assert read_dataset(HESSIAN_OUT).attrs["rule"] == "hessian"
+
+
+def test_section_differences_are_named_by_config_path():
+    """Nested and missing keys, several differences, and a file that records no section
+    (made before sections were compared), which passes."""
+    made = {"direction": {"axes": ["random"], "resolution": 5}, "dtype": "float32"}
+    wanted = {"direction": {"axes": ["hessian"], "resolution": 5}, "replicas": 2}
+    where = {"": "slices", "direction": "slices.directions.hessian"}
+    ds = xr.Dataset(attrs={"config_json": json.dumps(made)})
+    with pytest.raises(InputError) as err:
+        inputs.check_config(ds, "f.nc", {"config": wanted, "keys": where})
+    assert str(err.value) == (
+        'f.nc: made with slices.directions.hessian.axes = ["random"], slices.dtype = "float32", '
+        "slices.replicas = (unset); this job's config says slices.directions.hessian.axes = "
+        '["hessian"], slices.dtype = (unset), slices.replicas = 2 '
+        "(rerun the stage that makes it, or restore the config)"
+    )
+    inputs.check_config(xr.Dataset(), "f.nc", {"config": wanted, "keys": where})
+    inputs.check_config(ds, "f.nc", None)
 
 
 def test_missing_attribute_is_one_line_naming_file_and_attribute(results, config, capfd):
@@ -287,3 +363,29 @@ def test_ising_samples_that_are_not_spins_are_refused_for_an_rbm():
         training_data(spec, _ising_samples(4, spins))
     spec["temperature"] = 1.8  # the undamaged temperature still trains
     assert training_data(spec, _ising_samples(4, spins))[0].shape == (5, 16)
+
+
+@pytest.mark.slow
+def test_a_kept_training_file_of_another_config_is_refused_by_the_workflow(quick_run, tmp_path):
+    """The config asks for 40 epochs after the quick study trained 8; a Hessian job run
+    over the kept training file (--allowed-rules leaves training out) refuses it."""
+    repo = tmp_path / "repo"
+    shutil.copytree(quick_run, repo, symlinks=True)
+    config = yaml.safe_load((repo / "config/quick.yaml").read_text())
+    config["train"]["epochs"] = 40
+    (repo / "edited.yaml").write_text(yaml.safe_dump(config))
+    out = "results/hessian/digits/perceptron.nc"
+    proc = snakemake(
+        repo,
+        out,
+        "--cores", "1", "--allowed-rules", "hessian", "--forcerun", "hessian",
+        "--configfile", "edited.yaml",
+        check=False,
+    )  # fmt: skip
+    message = (
+        "statmech-nn error in rule hessian: results/train/digits/perceptron.nc: made with "
+        "train.epochs = 8; this job's config says 40 (rerun the stage that makes it, or "
+        "restore the config)\n"
+    )
+    assert proc.returncode != 0 and message in proc.stderr, proc.stderr
+    assert not (repo / out).exists()

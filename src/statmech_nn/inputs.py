@@ -4,7 +4,9 @@ Every file of the study carries its provenance (DESIGN §4): the ``rule`` that
 wrote it and that job's ``wildcards_json``. A job reading an input checks that
 the file was written by the rule that makes that input, for the job's own
 data set and architecture (a training file of another architecture or data set
-copied to a training path is refused), that it carries the attributes later
+copied to a training path is refused) and with the config the job's own config
+gives that rule (:func:`check_config`: a training file of 5 epochs kept in place
+after the config asked for 40 is refused), that it carries the attributes later
 stages read, and that its numbers are finite where they must be. A replica
 whose stored parameters are not finite is marked ``diverged`` on read, so the
 stages, which analyse only replicas with status "ok", never see it. Each
@@ -22,7 +24,7 @@ import xarray as xr
 
 from statmech_nn.dims import REPLICA
 from statmech_nn.errors import InputError
-from statmech_nn.io import read_dataset
+from statmech_nn.io import config_json, read_dataset
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +77,9 @@ FINITE: dict[str, tuple[str, ...]] = {"data_make": ("x_train", "x_test")}
 # Attributes that name what a file describes, compared with the reading job's wildcards.
 IDENTITY_ATTRS = ("arch", "dataset")
 
+# Differing config keys a refusal names (the rest are counted).
+SHOWN_KEYS = 3
+
 
 def read_input(
     path: str | Path,
@@ -82,6 +87,7 @@ def read_input(
     wildcards: Mapping[str, str],
     required: Iterable[str] = (),
     study_seed: int | None = None,
+    made_from: Mapping | None = None,
 ) -> xr.Dataset:
     """Read an input file written by rule ``made_by`` for a job with ``wildcards``.
 
@@ -89,7 +95,8 @@ def read_input(
     netCDF file holding the ``required`` variables; it was written by
     ``made_by`` for the same values of the wildcards the job shares with it
     (:func:`check_provenance`) and, where both say, with the config's ``seed``
-    the job runs with (``study_seed``); it has the attributes in :data:`ATTRS` and the
+    the job runs with (``study_seed``); where ``made_from`` is given, with the
+    config section it names (:func:`check_config`); it has the attributes in :data:`ATTRS` and the
     finite variables in :data:`FINITE`. Replicas with non-finite parameters are
     marked diverged (:func:`mark_non_finite_diverged`); a file whose
     ``params`` are required must keep at least one healthy replica, since
@@ -99,6 +106,7 @@ def read_input(
     ds = read_dataset(path, required)
     check_provenance(ds, path, made_by, wildcards)
     check_study_seed(ds, path, study_seed)
+    check_config(ds, path, made_from)
     require_attrs(ds, path, ATTRS.get(made_by, ()))
     require_finite(ds, path, FINITE.get(made_by, ()))
     if "params" in ds and "status" in ds:
@@ -157,6 +165,67 @@ def check_study_seed(ds: xr.Dataset, path: str | Path, study_seed: int | None) -
             f"{path}: made with the config's seed {int(made)}; this job runs with seed "
             f"{int(study_seed)} (rerun the stage that makes it, or restore the config)"
         )
+
+
+def check_config(ds: xr.Dataset, path: str | Path, made_from: Mapping | None) -> None:
+    """Refuse a file made with another config section than the reading job's config gives.
+
+    ``made_from``: ``{"config": section, "keys": {top-level key: config path}}``, the
+    section the file's rule records (attribute ``config_json``) as the job's config
+    makes it, and where its keys live in the config (``""``: the rest), to name
+    them. Both are compared in the form :func:`statmech_nn.io.config_json` writes.
+    Snakemake reruns the maker when its section changes, so a difference means a
+    file kept, copied or restored by hand: its numbers belong to another study.
+    Files without the attribute (made before it was recorded) pass.
+    """
+    if made_from is None or "config_json" not in ds.attrs:
+        return
+    try:
+        recorded = json.loads(ds.attrs["config_json"])
+    except (TypeError, ValueError):
+        raise InputError(f"{path}: attribute config_json is not JSON") from None
+    expected = json.loads(config_json(made_from["config"]))
+    diffs = list(config_differences(recorded, expected))
+    if not diffs:
+        return
+    names = [config_key(keys, made_from["keys"]) for keys, _, _ in diffs[:SHOWN_KEYS]]
+    made = ", ".join(f"{n} = {_value(v)}" for n, (_, v, _) in zip(names, diffs, strict=False))
+    if len(diffs) == 1:
+        says = _value(diffs[0][2])
+    else:
+        says = ", ".join(f"{n} = {_value(v)}" for n, (_, _, v) in zip(names, diffs, strict=False))
+    more = f" (and {len(diffs) - SHOWN_KEYS} more key(s))" if len(diffs) > SHOWN_KEYS else ""
+    raise InputError(
+        f"{path}: made with {made}{more}; this job's config says {says} "
+        "(rerun the stage that makes it, or restore the config)"
+    )
+
+
+_UNSET = object()
+
+
+def config_differences(made: object, wanted: object, at: tuple[str, ...] = ()):
+    """``(key path, made value, wanted value)`` for every leaf where two sections differ,
+    keys sorted; a key one side lacks has the value :data:`_UNSET` there."""
+    if isinstance(made, dict) and isinstance(wanted, dict):
+        for key in sorted(made.keys() | wanted.keys()):
+            yield from config_differences(
+                made.get(key, _UNSET), wanted.get(key, _UNSET), (*at, key)
+            )
+    elif made != wanted:
+        yield at, made, wanted
+
+
+def config_key(keys: tuple[str, ...], where: Mapping[str, str]) -> str:
+    """The config path of a key path of a recorded section: ``where`` maps a top-level
+    key to its config path (``""``: the path the other keys sit under)."""
+    if keys and keys[0] in where:
+        return ".".join((where[keys[0]], *keys[1:]))
+    return ".".join(p for p in (where.get("", ""), *keys) if p)
+
+
+def _value(value: object) -> str:
+    return "(unset)" if value is _UNSET else json.dumps(value)
 
 
 def require_finite(ds: xr.Dataset, path: str | Path, names: Iterable[str]) -> None:

@@ -58,7 +58,7 @@ def provenance_attrs(
         "source": f"statmech-nn {__version__}",
         "history": f"{_dt.datetime.now(_dt.UTC).isoformat(timespec='seconds')} created by "
         f"rule {rule or '-'}",
-        "config_json": json.dumps(config or {}, sort_keys=True, default=str),
+        "config_json": config_json(config),
         "rule": rule or "",
         "wildcards_json": json.dumps(dict(wildcards or {}), sort_keys=True),
         "python_version": platform.python_version(),
@@ -71,6 +71,15 @@ def provenance_attrs(
     if commit:
         attrs["git_commit"] = commit
     return attrs
+
+
+def config_json(config: Mapping | None) -> str:
+    """A config section as a file records it (attribute ``config_json``): JSON, keys sorted.
+
+    Reading jobs compare a file's section with their own config's through this same
+    form (:func:`statmech_nn.inputs.check_config`).
+    """
+    return json.dumps(config or {}, sort_keys=True, default=str)
 
 
 def git_commit(cwd: str | Path | None = None) -> str | None:

@@ -36,14 +36,27 @@ def read_input(smk: Any, key: str | int = 0, required: Iterable[str] = ()) -> xr
     """Read input ``key`` (a name, or the index of an unnamed input) of the job, checked.
 
     The file must hold the ``required`` variables and come from the rule that
-    makes this input (:data:`inputs.PRODUCERS`) for the job's own wildcards;
+    makes this input (:data:`inputs.PRODUCERS`) for the job's own wildcards and
+    with the config section the job's config gives that rule (:func:`made_from_of`);
     replicas with non-finite parameters come back marked diverged
     (:func:`inputs.read_input`).
     """
     made_by = inputs.PRODUCERS[smk.rule][key if isinstance(key, str) else ""]
+    path = smk.input[key]
     return inputs.read_input(
-        smk.input[key], made_by, wildcards_of(smk), required, study_seed_of(smk)
+        path, made_by, wildcards_of(smk), required, study_seed_of(smk), made_from_of(smk, path)
     )
+
+
+def made_from_of(smk: Any, path: str) -> dict | None:
+    """What input ``path`` must have been made from: the entry of the rule's ``made_from``
+    param (workflow/rules/common.smk) for it, or None where the rule has no such param."""
+    made_from = getattr(smk.params, "made_from", None)
+    if made_from is None:
+        return None
+    if str(path) not in made_from:
+        raise KeyError(f"rule {smk.rule}: param made_from has no entry for input {path}")
+    return made_from[str(path)]
 
 
 def study_seed_of(smk: Any) -> int | None:

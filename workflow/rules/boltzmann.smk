@@ -21,5 +21,7 @@ rule boltzmann_train:
         spec=get_boltzmann_spec,
         training=section("boltzmann", "training"),
         seed=config["seed"],
+        library=library("scripts/boltzmann_train.py"),
+        made_from=made_from,
     script:
         "../../scripts/boltzmann_train.py"

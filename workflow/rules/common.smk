@@ -1,9 +1,15 @@
 # Shared helpers: wildcard constraints, target lists, input functions and params.
 # The config is checked before this file (Snakefile: statmech_nn.configcheck), cross-references
 # between sections included.
+import os
+import re
+
+from snakemake.io import regex_from_filepattern
 from snakemake.io import report as in_report
+from snakemake.iocontainers import Wildcards
 
 from statmech_nn.arch import arch_regex
+from statmech_nn.codedigest import code_digest
 from statmech_nn.configcheck import canonical
 
 
@@ -21,6 +27,109 @@ def section(*path, drop=()):
     for key in path:
         cfg = cfg[key]
     return canonical({k: v for k, v in cfg.items() if k not in drop})
+
+
+def library(script, only=None):
+    """Param `library` of the rules running `script`, a digest of the statmech_nn modules
+    the script imports (statmech_nn.codedigest), so that a change to them reruns its jobs
+    (Snakemake's own `code` trigger sees the script only). `only`: see code_digest."""
+    return code_digest(
+        os.path.join(_BASE, script), os.path.join(_SRC, "statmech_nn"), only
+    )
+
+
+def figure_library(plot):
+    """`library` of a figure rule: scripts/figure.py with the one plot function it draws."""
+    return library(
+        "scripts/figure.py", {"statmech_nn.plots": [plot, "apply_style", "save"]}
+    )
+
+
+# Each rule whose files later jobs read -> what its script records as their config section
+# (rule.write's `config`): the name of its param, or {recorded key: param name}; and where
+# the recorded keys sit in the config ({top-level key: config path}, "" for the others),
+# formatted with the file's wildcards, to name them in a refusal.
+RECORDS = {
+    "data_make": ("spec", {"": "datasets.{dataset}"}),
+    "train_replicas": ("cfg", {"": "train"}),
+    "hessian": ("cfg", {"": "hessian"}),
+    "slices_evaluate": (
+        "cfg",
+        {"": "slices", "direction": "slices.directions.{direction}"},
+    ),
+    "slices_curvature_stats": (
+        "cfg",
+        {
+            "": "slices.curvature",
+            "replicas": "slices.replicas",
+            "memory_mb": "slices.memory_mb",
+        },
+    ),
+    "overlaps": ("cfg", {"": "overlaps"}),
+    "ising_lattice": ("cfg", {"": "ising"}),
+    "boltzmann_train": (
+        {"data": "spec", "training": "training"},
+        {"data": "boltzmann.datasets.{data}", "training": "boltzmann.training"},
+    ),
+    "perceptron_learning_curves": ("cfg", {"": "perceptron.learning_curves"}),
+    "perceptron_capacity": ("cfg", {"": "perceptron.capacity"}),
+    "hopfield_capacity": ("cfg", {"": "hopfield.capacity"}),
+    "hopfield_energy_descent": ("cfg", {"": "hopfield.energy"}),
+    "paper_saddle": ("cfg", {"": "paper.saddle"}),
+    "paper_traces": ("cfg", {"": "paper"}),
+}
+
+
+def made_from(wildcards, input):
+    """Param `made_from` of each rule reading results, for each input file the config
+    section its rule records (evaluated from that rule's own params, so the two cannot
+    drift) and where its keys sit in the config; rule.read_input refuses a file whose
+    recorded section differs (statmech_nn.inputs.check_config)."""
+    return {
+        path: recorded_section(*made)
+        for path in input
+        if (made := producer_of(path)) is not None
+    }
+
+
+def recorded_section(name, found):
+    """What a file of rule `name` with wildcards `found` records as its config section."""
+    params, where = RECORDS[name]
+    rule_params = getattr(rules, name).params
+    wc = Wildcards(fromdict=found)
+
+    def value(param):
+        v = getattr(rule_params, param)
+        return v(wc) if callable(v) else v
+
+    if isinstance(params, str):
+        recorded = value(params)
+    else:
+        recorded = {key: value(param) for key, param in params.items()}
+    return {
+        "config": recorded,
+        "keys": {key: at.format(**found) for key, at in where.items()},
+    }
+
+
+_OUTPUT_REGEX = {}
+
+
+def producer_of(path):
+    """(rule, wildcards) of the rule in RECORDS whose output pattern (with its wildcard
+    constraints) matches `path`; None for a file no rule of RECORDS makes."""
+    if not _OUTPUT_REGEX:
+        for name in RECORDS:
+            pattern = str(getattr(rules, name).rule.output[0])  # with its constraints
+            _OUTPUT_REGEX[name] = re.compile(regex_from_filepattern(pattern))
+    found = [
+        (name, m.groupdict())
+        for name, regex in _OUTPUT_REGEX.items()
+        if (m := regex.fullmatch(str(path)))
+    ]
+    if len(found) > 1:
+        raise ValueError(f"{path} matches the outputs of rules {found}")
+    return found[0] if found else None
 
 
 def train_targets():

@@ -16,5 +16,6 @@ rule data_make:
     params:
         spec=get_dataset_spec,
         seed=config["seed"],
+        library=library("scripts/data.py"),
     script:
         "../../scripts/data.py"

@@ -195,5 +195,7 @@ for _name, _row in FIGURE_TABLE.items():
             required=_row["required"],
             one_file=_row["one_file"],
             args=_row["args"],
+            library=figure_library(_row["plot"]),
+            made_from=made_from,
         script:
             "../../scripts/figure.py"

@@ -22,5 +22,7 @@ rule hessian:
         cfg=section("hessian", drop=("datasets",)),
         seed=config["seed"],
         device=config["device"],
+        library=library("scripts/hessian.py"),
+        made_from=made_from,
     script:
         "../../scripts/hessian.py"

@@ -17,6 +17,7 @@ rule hopfield_capacity:
     params:
         cfg=section("hopfield", "capacity"),
         seed=config["seed"],
+        library=library("scripts/hopfield_capacity.py"),
     script:
         "../../scripts/hopfield_capacity.py"
 
@@ -37,5 +38,6 @@ rule hopfield_energy_descent:
     params:
         cfg=section("hopfield", "energy"),
         seed=config["seed"],
+        library=library("scripts/hopfield_energy_descent.py"),
     script:
         "../../scripts/hopfield_energy_descent.py"

@@ -18,5 +18,6 @@ rule ising_lattice:
     params:
         cfg=section("ising", drop=("L",)),
         seed=config["seed"],
+        library=library("scripts/ising_lattice.py"),
     script:
         "../../scripts/ising_lattice.py"

@@ -22,5 +22,7 @@ rule overlaps:
     params:
         cfg=section("overlaps"),
         seed=config["seed"],
+        library=library("scripts/overlaps.py"),
+        made_from=made_from,
     script:
         "../../scripts/overlaps.py"

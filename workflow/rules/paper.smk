@@ -21,6 +21,7 @@ rule paper_saddle:
     params:
         cfg=section("paper", "saddle"),
         seed=config["seed"],
+        library=library("scripts/paper_saddle.py"),
     script:
         "../../scripts/paper_saddle.py"
 
@@ -41,6 +42,7 @@ rule paper_traces:
     params:
         cfg=section("paper", drop=("function",)),
         seed=config["seed"],
+        library=library("scripts/paper_traces.py"),
     script:
         "../../scripts/paper_traces.py"
 

@@ -17,6 +17,7 @@ rule perceptron_learning_curves:
     params:
         cfg=section("perceptron", "learning_curves"),
         seed=config["seed"],
+        library=library("scripts/perceptron_learning_curves.py"),
     script:
         "../../scripts/perceptron_learning_curves.py"
 
@@ -37,5 +38,6 @@ rule perceptron_capacity:
     params:
         cfg=section("perceptron", "capacity"),
         seed=config["seed"],
+        library=library("scripts/perceptron_capacity.py"),
     script:
         "../../scripts/perceptron_capacity.py"

@@ -28,6 +28,8 @@ rule slices_evaluate:
         cfg=get_slice_params,
         seed=config["seed"],
         device=config["device"],
+        library=library("scripts/slices.py"),
+        made_from=made_from,
     script:
         "../../scripts/slices.py"
 
@@ -61,5 +63,7 @@ rule slices_curvature_stats:
         ),
         seed=config["seed"],
         device=config["device"],
+        library=library("scripts/curvature_stats.py"),
+        made_from=made_from,
     script:
         "../../scripts/curvature_stats.py"

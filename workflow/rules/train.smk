@@ -19,5 +19,7 @@ rule train_replicas:
         seed=config["seed"],
         device=config["device"],
         network=get_network_spec,
+        library=library("scripts/train.py"),
+        made_from=made_from,
     script:
         "../../scripts/train.py"

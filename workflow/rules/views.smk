@@ -34,5 +34,8 @@ rule views_plane:
     resources:
         mem_mb=lambda wc, attempt: 1000 * attempt,
         runtime=10,
+    params:
+        library=library("scripts/views.py"),
+        made_from=made_from,
     script:
         "../../scripts/views.py"
