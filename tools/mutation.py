@@ -56,12 +56,13 @@ def configured_modules() -> list[str]:
 
 
 def tests_for(module: str) -> list[str]:
-    """tests/test_<module>.py, the tests written for its mutants (test_mutants_<module>*.py)
-    and any listed in EXTRA_TESTS."""
+    """tests/test_<module>.py where it exists, the tests written for its mutants
+    (test_mutants_<module>*.py) and any listed in EXTRA_TESTS. A package (hessian/,
+    ising/, ...) is one module: its tests are named after the package, not its files."""
+    own = [f"tests/test_{module}.py"] if (ROOT / f"tests/test_{module}.py").is_file() else []
     written = sorted(
         p.relative_to(ROOT).as_posix() for p in ROOT.glob(f"tests/test_mutants_{module}*.py")
     )
-    own = [f"tests/test_{module}.py"] if (ROOT / f"tests/test_{module}.py").exists() else []
     return [*own, *written, *EXTRA_TESTS.get(module, [])]
 
 
