@@ -34,13 +34,24 @@ PACKAGE = "src/statmech_nn"
 # module -> the unit-test files that judge it (test_<module>.py unless listed)
 EXTRA_TESTS = {
     "theory": ["tests/test_theory_hopfield.py"],
-    "overlap": ["tests/test_properties.py"],
+    "overlap": ["tests/test_properties.py", "tests/test_buffers.py"],
     # weight matching moved out of overlap.py; its tests stayed with the overlap stage's
     "alignment": [
         "tests/test_overlap.py",
         "tests/test_mutants_overlap.py",
         "tests/test_properties.py",
     ],
+    # tests named after what they check rather than the module they judge
+    "landscape": [
+        "tests/test_landscape_study.py",
+        "tests/test_synthetic.py",
+        "tests/test_chunks.py",
+        "tests/test_buffers.py",
+        "tests/test_polish.py",
+    ],
+    "hessian": ["tests/test_synthetic.py", "tests/test_chunks.py", "tests/test_buffers.py"],
+    "train": ["tests/test_polish.py", "tests/test_buffers.py", "tests/test_regression.py"],
+    "data": ["tests/test_regression.py"],
 }
 
 
@@ -63,7 +74,7 @@ def tests_for(module: str) -> list[str]:
     written = sorted(
         p.relative_to(ROOT).as_posix() for p in ROOT.glob(f"tests/test_mutants_{module}*.py")
     )
-    return [*own, *written, *EXTRA_TESTS.get(module, [])]
+    return list(dict.fromkeys([*own, *written, *EXTRA_TESTS.get(module, [])]))
 
 
 def copy_tree(dest: Path) -> None:
