@@ -4,7 +4,6 @@ file needs to know the run (its hyperparameters) and the meaning of each referen
 import math
 
 import numpy as np
-
 import pytest
 import torch
 

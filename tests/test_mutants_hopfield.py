@@ -103,3 +103,26 @@ def test_capacity_theory_grid_spans_a_quarter_of_the_first_load_to_the_last(alph
     np.testing.assert_allclose(
         ds.m_theory.values, theory.ags_retrieval_overlap(want), rtol=1e-12, equal_nan=True
     )
+
+
+def test_capacity_sweep_names_and_labels_every_variable():
+    ds = hopfield.capacity_sweep(
+        N=[30, 40], alpha=[0.05, 0.2], trials=2, flip_fraction=0.1, max_sweeps=4,
+        retrieval_threshold=0.9, seed=1, bootstrap_resamples=5, theory_points=6,
+    )  # fmt: skip
+    assert set(ds.data_vars) == {
+        "m", "sweeps_to_fixed_point", "load", "m_mean", "m_sem", "retrieval_fraction",
+        "alpha_c", "alpha_c_err", "m_theory", "alpha_c_theory", "m_c_theory",
+    }  # fmt: skip
+    for name, var in ds.data_vars.items():
+        assert isinstance(var.attrs.get("long_name"), str) and var.attrs["long_name"], name
+        assert isinstance(var.attrs.get("units"), str) and var.attrs["units"], name
+    for name, coord in ds.coords.items():
+        assert isinstance(coord.attrs.get("long_name"), str) and coord.attrs["long_name"], name
+        if name != "start":  # the start kinds are words, without units
+            assert coord.attrs.get("units") == "1", name
+    assert set(ds.coords) == set(ds.dims)
+    assert ds.attrs == {
+        "flip_fraction": 0.1, "retrieval_threshold": 0.9, "max_sweeps": 4,
+        "bootstrap_resamples": 5,
+    }  # fmt: skip
