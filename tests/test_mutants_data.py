@@ -67,3 +67,54 @@ def test_file_errors_name_the_file_and_the_description_says_what_was_done(tmp_pa
     assert from_file(good, 0.25, 0).attrs["description"] == "user data file mine.npz, standardised"
     raw = from_file(good, 0.25, 0, standardise=False)
     assert raw.attrs["description"] == "user data file mine.npz"
+
+
+def test_input_shape_is_recorded_for_flat_and_image_digits_and_for_files(tmp_path):
+    import json
+
+    from statmech_nn.data import digits
+
+    assert json.loads(digits(0.25, 0).attrs["input_shape_json"]) == [64]
+    assert json.loads(digits(0.25, 0, images=True).attrs["input_shape_json"]) == [1, 8, 8]
+    x = np.random.default_rng(1).normal(size=(12, 2, 3, 4))
+    ds = from_file(_write(tmp_path, x=x, y=np.arange(12) % 3), 0.25, 0)
+    assert json.loads(ds.attrs["input_shape_json"]) == [2, 3, 4]
+    assert ds.sizes["feature"] == 24
+
+
+def test_a_missing_data_file_is_named_in_the_error(tmp_path):
+    missing = tmp_path / "nowhere" / "mine.npz"
+    with pytest.raises(InputError, match="data file not found") as err:
+        from_file(str(missing), 0.5, 0)
+    assert str(missing) in str(err.value)
+
+
+def test_a_pixel_constant_on_the_training_split_is_centred_not_rescaled():
+    """Such a pixel keeps its raw offset from the training mean on the test split (divided
+    by 1, not by a made-up spread); the others are (raw − mean) / std."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    from statmech_nn.data import digits
+
+    x, y = load_digits(return_X_y=True)
+    x_tr, x_te, _, _ = train_test_split(x, y, test_size=0.25, random_state=0, stratify=y)
+    mean, std = x_tr.mean(0), x_tr.std(0)
+    constant = std == 0
+    varying_on_test = constant & (x_te.std(0) > 0)
+    assert varying_on_test.any()  # seed 0 has one: pixel rarely lit, none in the training split
+    ds = digits(0.25, 0)
+    np.testing.assert_allclose(ds.x_test.values[:, constant], (x_te - mean)[:, constant], atol=0)
+    np.testing.assert_allclose(ds.x_train.values[:, constant], 0.0, atol=0)
+    scaled = (x_te[:, ~constant] - mean[~constant]) / std[~constant]
+    np.testing.assert_allclose(ds.x_test.values[:, ~constant], scaled, rtol=1e-12)
+
+
+def test_a_file_feature_constant_on_the_training_split_is_centred_not_rescaled(tmp_path):
+    rng = np.random.default_rng(2)
+    x, x_test = rng.normal(size=(20, 3)), rng.normal(size=(6, 3))
+    x[:, 1] = 4.0  # constant in training, not in the given test array
+    y, y_test = np.arange(20) % 2, np.arange(6) % 2
+    ds = from_file(_write(tmp_path, x=x, y=y, x_test=x_test, y_test=y_test), 0.5, 0)
+    np.testing.assert_allclose(ds.x_test.values[:, 1], x_test[:, 1] - 4.0, rtol=1e-12)
+    np.testing.assert_allclose(ds.x_train.values[:, 1], 0.0, atol=0)

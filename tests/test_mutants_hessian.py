@@ -7,6 +7,7 @@ import xarray as xr
 from torch.func import jacrev
 
 from statmech_nn import hessian as hs
+from statmech_nn.errors import InputError
 from statmech_nn.nets import MLP as Model
 from statmech_nn.train import per_sample_loss
 
@@ -67,3 +68,29 @@ def test_study_on_a_subset_draws_it_from_the_study_seed():
     other = hs.hessian_study(data, trained, cfg, seed=1)
     np.testing.assert_array_equal(a.lambda_extreme.values, again.lambda_extreme.values)
     assert not np.allclose(a.lambda_extreme.values, other.lambda_extreme.values, rtol=1e-6)
+
+
+@pytest.mark.parametrize("k", [0, 6])
+def test_k_out_of_range_names_the_largest_allowed_k(k):
+    h = torch.diag(torch.arange(1.0, 7.0, dtype=F64))
+    with pytest.raises(InputError, match=rf"k = {k} must be between 1 and P − 1 = 5$"):
+        hs.eigenpairs(lambda v: v @ h, 6, k, "top")
+
+
+@pytest.mark.parametrize("descending", [True, False])
+def test_pairs_that_did_not_converge_sort_last(descending):
+    """A NaN pair (an unconverged Lanczos vector) goes after every finite eigenvalue,
+    whichever end of the spectrum is asked for; finite ones are sorted, vectors follow."""
+    from statmech_nn.hessian.eigen import _ordered
+
+    values = torch.tensor([0.5, float("nan"), 2.0, -1.0], dtype=F64)
+    vectors = torch.eye(4, dtype=F64) * torch.tensor([1.0, 1.0, -1.0, 1.0], dtype=F64)[:, None]
+    residuals = torch.tensor([1e-9, float("nan"), 2e-9, 3e-9], dtype=F64)
+    got = _ordered(values, vectors, residuals, 7, descending)
+    finite = [2.0, 0.5, -1.0] if descending else [-1.0, 0.5, 2.0]
+    assert got.values[:3].tolist() == finite and got.values[3].isnan()
+    assert got.residuals[3].isnan() and got.hvps == 7
+    # the vector of λ = 2 had its pivot negative: it comes back sign-fixed, still e₂
+    rows = [int(v.abs().argmax()) for v in got.vectors]
+    assert rows == ([2, 0, 3, 1] if descending else [3, 0, 2, 1])
+    assert (got.vectors.sum(-1) == 1.0).all()

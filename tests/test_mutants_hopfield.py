@@ -7,8 +7,9 @@ temperatures, a few sweeps.
 
 import numpy as np
 import pytest
+import torch
 
-from statmech_nn import hopfield
+from statmech_nn import hopfield, theory
 
 
 @pytest.fixture(scope="module")
@@ -74,3 +75,54 @@ def test_capacity_sweep_labels_the_sweeps_to_a_fixed_point():
     )  # fmt: skip
     names = {v.attrs["long_name"] for v in ds.data_vars.values()}
     assert "sweeps with flips before a fixed point (-1: none reached)" in names
+
+
+def test_energy_descent_draws_everything_from_its_seed():
+    """The same seed twice gives the same runs whatever the global torch RNG state."""
+    kw = {
+        "N": 40, "alpha": 0.1, "temperatures": [0.0, 0.4], "trials": 2, "sweeps": 2,
+        "records_per_sweep": 2, "flip_fraction": 0.2, "seed": 7,
+    }  # fmt: skip
+    torch.manual_seed(0)
+    a = hopfield.energy_descent(**kw)
+    torch.manual_seed(999)
+    b = hopfield.energy_descent(**kw)
+    for name in ("energy", "m", "flips", "pattern_energy"):
+        np.testing.assert_array_equal(a[name].values, b[name].values, err_msg=name)
+
+
+@pytest.mark.parametrize("alpha", [[0.04, 0.12, 0.16], [0.05, 0.25, 0.35]])
+def test_capacity_theory_grid_spans_a_quarter_of_the_first_load_to_the_last(alpha):
+    """The AGS curve is drawn from α₀/4 to max(last α, 0.2) (past the AGS α_c ≈ 0.138)."""
+    ds = hopfield.capacity_sweep(
+        N=[30], alpha=alpha, trials=2, flip_fraction=0.1, max_sweeps=3,
+        retrieval_threshold=0.9, seed=0, bootstrap_resamples=4, theory_points=9,
+    )  # fmt: skip
+    want = np.linspace(alpha[0] / 4, max(alpha[-1], 0.2), 9)
+    np.testing.assert_allclose(ds.alpha_theory.values, want, rtol=1e-15, atol=0)
+    np.testing.assert_allclose(
+        ds.m_theory.values, theory.ags_retrieval_overlap(want), rtol=1e-12, equal_nan=True
+    )
+
+
+def test_capacity_sweep_names_and_labels_every_variable():
+    ds = hopfield.capacity_sweep(
+        N=[30, 40], alpha=[0.05, 0.2], trials=2, flip_fraction=0.1, max_sweeps=4,
+        retrieval_threshold=0.9, seed=1, bootstrap_resamples=5, theory_points=6,
+    )  # fmt: skip
+    assert set(ds.data_vars) == {
+        "m", "sweeps_to_fixed_point", "load", "m_mean", "m_sem", "retrieval_fraction",
+        "alpha_c", "alpha_c_err", "m_theory", "alpha_c_theory", "m_c_theory",
+    }  # fmt: skip
+    for name, var in ds.data_vars.items():
+        assert isinstance(var.attrs.get("long_name"), str) and var.attrs["long_name"], name
+        assert isinstance(var.attrs.get("units"), str) and var.attrs["units"], name
+    for name, coord in ds.coords.items():
+        assert isinstance(coord.attrs.get("long_name"), str) and coord.attrs["long_name"], name
+        if name != "start":  # the start kinds are words, without units
+            assert coord.attrs.get("units") == "1", name
+    assert set(ds.coords) == set(ds.dims)
+    assert ds.attrs == {
+        "flip_fraction": 0.1, "retrieval_threshold": 0.9, "max_sweeps": 4,
+        "bootstrap_resamples": 5,
+    }  # fmt: skip

@@ -76,3 +76,22 @@ def test_simulation_agrees_with_enumeration_within_its_errors(study):
         assert (err.values > 0).all()
         z = np.abs(value.values - study[f"exact_{name}"].values) / err.values
         assert (z < 5).all(), (name, z)
+
+
+def test_every_variable_and_coordinate_is_labelled(study):
+    """io.labelled's promise (DESIGN §4) for the whole study file: a non-empty long_name on
+    every variable and coordinate, units on every data variable, a coordinate on every
+    dimension. (The index coordinates sample, row and column carry no units: counts.)"""
+    for name, var in study.data_vars.items():
+        assert isinstance(var.attrs.get("long_name"), str) and var.attrs["long_name"], name
+        assert isinstance(var.attrs.get("units"), str) and var.attrs["units"], name
+    for name, coord in study.coords.items():
+        assert isinstance(coord.attrs.get("long_name"), str) and coord.attrs["long_name"], name
+    assert set(study.coords) == set(study.dims)
+    np.testing.assert_array_equal(study.row.values, np.arange(4))
+    np.testing.assert_array_equal(study.column.values, np.arange(4))
+    assert study.acceptance.attrs == {"long_name": "Metropolis acceptance", "units": "1"}
+    assert study.onsager_specific_heat.attrs == {
+        "long_name": "Onsager specific heat",
+        "units": "k_B",
+    }

@@ -5,6 +5,8 @@ partner); the slope-vs-curvature test sits at exactly 0.1 (a ratio of 0.5 is
 not critical); a slice without an explicit normalisation is filter-normalised.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -136,3 +138,135 @@ def test_curvature_statistics_of_a_float32_replica_run_in_float64():
     assert single.curvature.dtype == np.float64
     assert single.mean_curvature.attrs["long_name"] == "mean projected curvature over random δ"
     np.testing.assert_allclose(single.curvature.values, double.curvature.values, rtol=1e-12)
+
+
+def test_plane_curvatures_of_non_orthogonal_directions_are_those_of_the_plane():
+    """Two Gaussian directions (not orthogonalised, unequal norms): the eigenvalues are those of
+    H projected on an orthonormal basis Q of span(d1, d2), Qᵀ H Q, whatever basis spans it."""
+    gen = torch.Generator().manual_seed(3)
+    p = 30
+    a = torch.randn(p, p, generator=gen, dtype=F64)
+    h = (a + a.T) / 2
+    d1 = torch.randn(4, p, generator=gen, dtype=F64)
+    d2 = 0.5 * d1 + torch.randn(4, p, generator=gen, dtype=F64)  # correlated: cosine ≈ 0.45
+    assert (torch.nn.functional.cosine_similarity(d1, d2).abs() > 0.1).all()
+    got = ls.plane_curvatures(d1, d2, d1 @ h, d2 @ h)
+    for i in range(4):
+        q = torch.linalg.qr(torch.stack([d1[i], d2[i]], 1))[0]
+        want = torch.linalg.eigvalsh(q.T @ h @ q)
+        torch.testing.assert_close(got[i], want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.fixture(scope="module")
+def curvature_stats():
+    """curvature_statistics at two untrained replicas of a small tanh MLP (saddle regions),
+    with the dense Hessian's trace given an invented standard error of ~ P·sem_κ."""
+    model = Model.build("mlp-d1-w5-tanh", 3, 3)
+    x, y = _data(24, 3, 3, seed=8)
+    theta = torch.stack([model.init(s, F64) for s in (9, 10)])
+    fn = ls.model_loss(model, x, y, "cross_entropy")
+    spectra = [torch.linalg.eigh(torch.func.hessian(fn)(t)) for t in theta]
+    vecs = torch.stack([torch.stack([v[:, -1], v[:, 0]]) for _, v in spectra])
+    trace = torch.stack([e.sum() for e, _ in spectra])
+    ds = ls.curvature_statistics(
+        model, theta, x, y, "cross_entropy", n_directions=24, fd_step=1e-4, seed=2,
+        hessian_vectors=vecs, trace=trace, trace_stderr=torch.tensor([0.05, 0.2], dtype=F64),
+    )  # fmt: skip
+    return model, ds
+
+
+def test_fraction_of_negative_planes_is_that_of_the_stored_plane_curvatures(curvature_stats):
+    _, ds = curvature_stats
+    smaller = ds.plane_curvature.sel(eigen2d="min")
+    want = (smaller < 0).mean("plane")
+    np.testing.assert_array_equal(ds.fraction_planes_negative.values, want.values)
+    assert ((want > 0) & (want < 1)).all()  # saddle regions: some planes curve down, some not
+
+
+def test_z_score_spread_combines_both_standard_errors(curvature_stats):
+    """z = (mean κ − tr H/P) / √(sem_κ² + (se_tr/P)²), from the stored variables."""
+    model, ds = curvature_stats
+    np.testing.assert_allclose(
+        ds.trace_per_param_stderr.values, ds.trace_stderr.values / model.n_params, rtol=1e-15
+    )
+    spread = np.hypot(ds.sem_curvature.values, ds.trace_per_param_stderr.values)
+    want = (ds.mean_curvature.values - ds.trace_per_param.values) / spread
+    np.testing.assert_allclose(ds.z_mean_curvature.values, want, rtol=1e-12)
+    # both errors matter here: dropping either changes z by more than 10 %
+    ratio = ds.trace_per_param_stderr.values / ds.sem_curvature.values
+    assert ((ratio > 0.3) & (ratio < 3)).any(), ratio
+
+
+def test_curvature_statistics_labels_every_variable(curvature_stats):
+    _, ds = curvature_stats
+    assert set(ds.data_vars) == {
+        "quadratic_form", "curvature", "curvature_fd", "plane_curvature", "hessian_curvature",
+        "hessian_curvature_fd", "hessian_plane_curvature", "mean_quadratic_form",
+        "std_quadratic_form", "sem_quadratic_form", "mean_curvature", "std_curvature",
+        "sem_curvature", "fraction_negative", "fraction_planes_negative", "lambda_max",
+        "lambda_min", "trace", "trace_stderr", "trace_per_param", "trace_per_param_stderr",
+        "z_mean_curvature",
+    }  # fmt: skip
+    for name, var in ds.data_vars.items():
+        assert isinstance(var.attrs.get("long_name"), str) and var.attrs["long_name"], name
+        assert isinstance(var.attrs.get("units"), str) and var.attrs["units"], name
+        want = "1" if name.startswith(("fraction", "z_")) else "nats"
+        assert var.attrs["units"] == want, name
+    for dim, size in ds.sizes.items():  # every dimension indexed by a coordinate
+        assert dim in ds.coords and ds[dim].size == size, dim
+    assert ds.which.values.tolist() == ["max", "min"]
+    assert ds.eigen2d.values.tolist() == ["min", "max"]
+
+
+@pytest.mark.parametrize("arch", ["mlp-d3-w5-tanh", "mlp-d4-w6-relu"])
+def test_fast_grid_of_a_deep_mlp_equals_the_generic_path_in_chunks(arch):
+    """Hidden layers alternate between two work buffers; three and four hidden layers reuse
+    each several times. A budget of a few points forces chunks over origins and points; the
+    fast path must not resize its output buffers (a warning, and results outside them)."""
+    model = Model.build(arch, 4, 3)
+    x, y = _data(18, 4, 3, seed=2)
+    theta = torch.stack([model.init(s, F64) for s in (1, 2, 3)])
+    gen = torch.Generator().manual_seed(4)
+    d = ls.random_directions(model, theta, 2, "filter", "normalise", gen)
+    a, b = torch.linspace(-1, 1, 4, dtype=F64), torch.linspace(-0.5, 1, 3, dtype=F64)
+    coords = torch.cartesian_prod(a, b)
+    budget = 3 * ls.memory_per_point(model, 18, 8) / 2**20
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fast = ls.evaluate_grid(model, theta, d, coords, x, y, "cross_entropy", budget)
+    generic = ls.evaluate_grid(model, theta, d, coords, x, y, "cross_entropy", budget, fast=False)
+    torch.testing.assert_close(fast.loss, generic.loss, rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(fast.accuracy, generic.accuracy, rtol=0, atol=0)
+    point = theta[2] + coords[7] @ d[2]
+    torch.testing.assert_close(fast.loss[2, 7], mean_loss(model, point, x, y, "cross_entropy"))
+
+
+def _slice(axes, seed, ranges=None, resolution=3):
+    model = Model.build("mlp-d1-w4", 3, 2)
+    x, y = _data()
+    params = torch.stack([model.init(s, F64) for s in (1, 2)])
+    data = {"x_train": x, "y_train": y, "x_test": x, "y_test": y}
+    ranges = ranges or [[-1, 1]] * len(axes)
+    return ls.slice_dataset(model, params, data, "cross_entropy", axes, ranges, resolution,
+                            seed=seed)  # fmt: skip
+
+
+def test_slice_seeds_give_their_own_random_directions():
+    one, three, again = _slice(["random"], 1), _slice(["random"], 3), _slice(["random"], 1)
+    np.testing.assert_array_equal(one.direction.values, again.direction.values)
+    assert not np.allclose(one.direction.values, three.direction.values)
+    big = _slice(["random"], 2**63 + 1)  # seeds are taken modulo 2**63
+    np.testing.assert_array_equal(big.direction.values, one.direction.values)
+
+
+def test_slice_coordinates_are_its_grids_and_axis_kinds():
+    ds = _slice(["random", "random"], 0, ranges=[[-1.0, 2.0], [-0.5, 0.5]], resolution=4)
+    assert ds.axis_kind.dims == ("axis",)
+    assert ds.axis_kind.values.tolist() == ["random", "random"]
+    assert ds.axis.values.tolist() == ["a", "b"]
+    np.testing.assert_allclose(ds.a.values, np.linspace(-1.0, 2.0, 4), rtol=1e-15)
+    np.testing.assert_allclose(ds.b.values, np.linspace(-0.5, 0.5, 4), rtol=1e-15)
+    assert ds.a.attrs["long_name"] == "coordinate along direction a"
+    np.testing.assert_array_equal(ds.replica.values, [0, 1])
+    seg = _slice(["segment"], 0, ranges=[[0, 1]])
+    assert seg.axis_kind.values.tolist() == ["segment"] and seg.a.values.tolist() == [0, 0.5, 1]
