@@ -191,12 +191,12 @@ REFUSED = {
         {"slices.architectures": ["mlp-d3-w8"]},
         "config slices.architectures[0]: 'mlp-d3-w8' is not trained by train.datasets x "
         "train.architectures or train.runs (trained: perceptron, mlp-d1-w64, mlp-d2-w16-tanh, "
-        "cnn-c16-c32-k3-bn, cnn-c4-k3)",
+        "cnn-c16-c32-k3-bn, cnn-c8-k3)",
     ),
     # train.runs blocks (issue 14): pairs beside the main product, checked like it
     "cnn-on-flat-features": (
-        {"train.architectures": ["perceptron", "cnn-c4-k3"]},
-        "config train.architectures[1]: the CNN 'cnn-c4-k3' needs images, but datasets.digits "
+        {"train.architectures": ["perceptron", "cnn-c8-k3"]},
+        "config train.architectures[1]: the CNN 'cnn-c8-k3' needs images, but datasets.digits "
         "serves flat features (set datasets.<name>.images: true for digits, or train the CNN in "
         "a train.runs block on image data)",
     ),
@@ -412,9 +412,9 @@ DRY_RUN_EXPECTS = {
         "results/figures/overlap_vs_train_size.png",
         # train.runs pairs, through the stages whose lists name their data set
         "results/overlaps/digits_images/cnn-c16-c32-k3-bn.nc",
-        "results/hessian/digits_images_small/cnn-c4-k3.nc",
-        "results/slices/digits_images_small/cnn-c4-k3/curvature.nc",
-        "results/views/digits_images_small/cnn-c4-k3/hessian.html",
+        "results/hessian/digits_images_small/cnn-c8-k3.nc",
+        "results/slices/digits_images_small/cnn-c8-k3/curvature.nc",
+        "results/views/digits_images_small/cnn-c8-k3/hessian.html",
     ],
 }
 # pairs of no product (a CNN on flat features, an MLP on the CNNs' images) and stages whose

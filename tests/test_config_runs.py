@@ -14,7 +14,7 @@ from conftest import ROOT
 
 SCHEMA = configcheck.load_schema(ROOT / "workflow/schemas/config.schema.yaml")
 QUICK = yaml.safe_load((ROOT / "config/quick.yaml").read_text())
-CNN, SMALL = "cnn-c16-c32-k3-bn", "cnn-c4-k3"
+CNN, SMALL = "cnn-c16-c32-k3-bn", "cnn-c8-k3"
 MLPS = ["perceptron", "mlp-d1-w64", "mlp-d2-w16-tanh"]
 
 

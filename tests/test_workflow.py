@@ -48,7 +48,7 @@ def test_quick_cnn_on_digits_images_beats_90_percent_for_every_replica(quick_run
     with xr.open_dataset(quick_run / "results/train/digits/mlp-d1-w64.nc") as ds:
         assert json.loads(ds.attrs["config_json"])["lr"] == 0.003
     # the small CNN's pair through every stage its data set is listed for
-    pair = "digits_images_small/cnn-c4-k3"
+    pair = "digits_images_small/cnn-c8-k3"
     for path in (f"hessian/{pair}.nc", f"slices/{pair}/hessian.nc", f"overlaps/{pair}.nc"):
         assert (quick_run / "results" / path).is_file(), path
 
