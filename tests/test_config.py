@@ -139,7 +139,8 @@ REFUSED = {
     "undefined-hessian-dataset": (
         {"hessian.datasets": ["nope"]},
         "config hessian.datasets[0]: 'nope' is not defined under datasets "
-        "(defined: digits, teacher)",
+        "(defined: digits, digits_images, digits_images_small, "
+        "teacher)",
     ),
     "path-in-hessian-datasets": (
         {"hessian.datasets": ["../../x"]},
@@ -183,12 +184,77 @@ REFUSED = {
     "unknown-dataset": (
         {"train.datasets": ["digits", "mnist"]},
         "config train.datasets[1]: 'mnist' is not defined under datasets "
-        "(defined: digits, teacher)",
+        "(defined: digits, digits_images, digits_images_small, "
+        "teacher)",
     ),
     "untrained-slice-architecture": (
         {"slices.architectures": ["mlp-d3-w8"]},
-        "config slices.architectures[0]: 'mlp-d3-w8' is not defined under train.architectures "
-        "(defined: perceptron, mlp-d1-w64, mlp-d2-w16-tanh)",
+        "config slices.architectures[0]: 'mlp-d3-w8' is not trained by train.datasets x "
+        "train.architectures or train.runs (trained: perceptron, mlp-d1-w64, mlp-d2-w16-tanh, "
+        "cnn-c16-c32-k3-bn, cnn-c8-k3)",
+    ),
+    # train.runs blocks (issue 14): pairs beside the main product, checked like it
+    "cnn-on-flat-features": (
+        {"train.architectures": ["perceptron", "cnn-c8-k3"]},
+        "config train.architectures[1]: the CNN 'cnn-c8-k3' needs images, but datasets.digits "
+        "serves flat features (set datasets.<name>.images: true for digits, or train the CNN in "
+        "a train.runs block on image data)",
+    ),
+    "cnn-block-on-teacher": (
+        {"train.runs.0.datasets": ["digits_images", "teacher"]},
+        "config train.runs[0].architectures[0]: the CNN 'cnn-c16-c32-k3-bn' needs images, but "
+        "datasets.teacher serves flat features (set datasets.<name>.images: true for digits, or "
+        "train the CNN in a train.runs block on image data)",
+    ),
+    "pair-in-two-products": (
+        {
+            "train.runs": [
+                *QUICK["train"]["runs"],
+                {"datasets": ["teacher"], "architectures": ["mlp-d1-w64"], "lr": 0.01},
+            ]
+        },
+        "config train.runs[2]: teacher/mlp-d1-w64 is trained by train.datasets x "
+        "train.architectures already (allowed: each data set and architecture pair in one "
+        "product)",
+    ),
+    "undefined-block-dataset": (
+        {"train.runs.0.datasets": ["images"]},
+        "config train.runs[0].datasets[0]: 'images' is not defined under datasets "
+        "(defined: digits, digits_images, digits_images_small, "
+        "teacher)",
+    ),
+    "block-lr-bounded-like-train-lr": (
+        {"train.runs.0.lr": -0.01},
+        "config train.runs[0].lr: -0.01 is not allowed (allowed: a number, finite, > 0)",
+    ),
+    "block-batch-beyond-its-data": (
+        {"train.runs.0.batch_size": 2000},
+        "config train.runs[0].batch_size: 2000 is more than the 1347 training samples of "
+        "datasets.digits_images (allowed: at most 1347)",
+    ),
+    "block-sets-a-shared-key": (
+        {"train.runs.0.replicas": 8},
+        "config train.runs[0].replicas: unknown key (allowed at train.runs[0]: architectures, "
+        "batch_size, datasets, epochs, lr, momentum, optimizer, weight_decay)",
+    ),
+    "empty-block": (
+        {"train.runs.0.architectures": []},
+        "config train.runs[0].architectures: [] is not allowed (allowed: a list, 1 to 64 items)",
+    ),
+    "nothing-to-train": (
+        {"train.datasets": [], "train.runs": []},
+        "config train: nothing to train (allowed: non-empty train.datasets and "
+        "train.architectures, or at least one train.runs block)",
+    ),
+    "untrained-hessian-dataset": (
+        {"hessian.datasets": ["digits", "digits_images", "teacher"], "train.datasets": ["digits"]},
+        "config hessian.datasets[2]: 'teacher' is not trained by train.datasets x "
+        "train.architectures or train.runs (trained: digits, digits_images, digits_images_small)",
+    ),
+    "slices-select-no-pair": (
+        {"slices.datasets": ["digits_images"], "slices.architectures": ["mlp-d2-w16-tanh"]},
+        "config slices: no trained pair has a data set in slices.datasets (digits_images) and an "
+        "architecture in slices.architectures (mlp-d2-w16-tanh)",
     ),
     "train-size-too-large": (
         {"datasets.digits.train_size": 5000},
@@ -294,7 +360,7 @@ def test_both_shipped_configs_pass_and_quick_stands_alone():
     full = configcheck.check(yaml.safe_load((ROOT / "config/config.yaml").read_text()), SCHEMA)
     quick = configcheck.check(copy.deepcopy(QUICK), SCHEMA)
     assert full["train"]["datasets"] == ["digits", "digits_n300", "digits_n600"]
-    assert set(quick["datasets"]) == {"digits", "teacher"}
+    assert set(quick["datasets"]) == {"digits", "digits_images", "digits_images_small", "teacher"}
     assert quick["train"]["epochs"] == 8 and quick["ising"]["L"] == [4, 8]
 
 
@@ -342,7 +408,28 @@ DRY_RUN_EXPECTS = {
         "results/overlaps/digits_n600/mlp-d4-w32-tanh.nc",
         "results/figures/overlap_vs_train_size.png",
     ],
-    "config/quick.yaml": ["results/figures/overlap_vs_train_size.png"],
+    "config/quick.yaml": [
+        "results/figures/overlap_vs_train_size.png",
+        # train.runs pairs, through the stages whose lists name their data set
+        "results/overlaps/digits_images/cnn-c16-c32-k3-bn.nc",
+        "results/hessian/digits_images_small/cnn-c8-k3.nc",
+        "results/slices/digits_images_small/cnn-c8-k3/curvature.nc",
+        "results/views/digits_images_small/cnn-c8-k3/hessian.html",
+    ],
+}
+# pairs of no product (a CNN on flat features, an MLP on the CNNs' images) and stages whose
+# lists leave a trained pair out
+DRY_RUN_LEAVES_OUT = {
+    "config/config.yaml": ["cnn-"],
+    "config/quick.yaml": [
+        "results/train/teacher/cnn-",
+        "results/train/digits/cnn-",
+        "results/train/digits_images/mlp-",
+        "results/train/digits_images_small/cnn-c16",
+        "results/hessian/digits_images/",
+        "results/slices/digits_images/",
+        "results/slices/digits/cnn-",
+    ],
 }
 
 
@@ -353,6 +440,8 @@ def test_dry_run_of_both_configs(workflow_copy, config):
     assert "train_replicas" in out
     for path in DRY_RUN_EXPECTS[config]:
         assert path in out, path
+    for path in DRY_RUN_LEAVES_OUT[config]:
+        assert path not in out, path
 
 
 def test_default_run_uses_config_yaml(workflow_copy: Path):

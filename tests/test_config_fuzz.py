@@ -1,6 +1,6 @@
 """Property test: random mutations of config/quick.yaml are refused in one line naming a key,
 or accepted with every number finite and every training, Hessian, slice, overlap and RBM job
-within the memory budget."""
+(of every trained pair, train.runs blocks included) within the memory budget."""
 
 import copy
 import math
@@ -9,7 +9,7 @@ import re
 
 import yaml
 
-from statmech_nn import configcheck, preflight
+from statmech_nn import configcheck, preflight, runs
 from statmech_nn.errors import ConfigError
 
 from conftest import ROOT
@@ -101,26 +101,20 @@ def test_random_mutations_are_refused_naming_a_key_or_accepted_within_bounds():
             continue
         accepted += 1
         assert finite(checked), config
-        train = checked["train"]
-        for name in train["datasets"]:
+        train, hessian, slices = checked["train"], checked["hessian"], checked["slices"]
+        for name, arch in runs.trained_pairs(checked):
             spec = checked["datasets"][name]
-            assert train["batch_size"] <= preflight.training_size(spec)
-            for arch in train["architectures"]:
-                assert preflight.training_bytes(train, spec, arch) <= BUDGET
-        hessian = checked["hessian"]
-        for name in hessian["datasets"]:
+            settings = runs.settings(checked, name, arch)
+            assert settings["batch_size"] <= preflight.training_size(spec)
+            assert preflight.training_bytes(train, spec, arch) <= BUDGET
+            assert preflight.overlaps_bytes(checked["overlaps"], train, spec, arch) <= BUDGET
+        for name, arch in runs.select(checked, hessian["datasets"]):
             spec = checked["datasets"][name]
-            for arch in train["architectures"]:
-                replicas = hessian["replicas"] or train["replicas"]
-                assert preflight.hessian_bytes(hessian, replicas, spec, arch) <= BUDGET
-        for name in checked["slices"]["datasets"]:
+            replicas = hessian["replicas"] or train["replicas"]
+            assert preflight.hessian_bytes(hessian, replicas, spec, arch) <= BUDGET
+        for name, arch in runs.select(checked, slices["datasets"], slices["architectures"]):
             spec = checked["datasets"][name]
-            for arch in checked["slices"]["architectures"]:
-                assert preflight.slices_bytes(checked["slices"], train, spec, arch) <= BUDGET
-        for name in train["datasets"]:
-            spec = checked["datasets"][name]
-            for arch in train["architectures"]:
-                assert preflight.overlaps_bytes(checked["overlaps"], train, spec, arch) <= BUDGET
+            assert preflight.slices_bytes(slices, train, spec, arch) <= BUDGET
         boltzmann = checked["boltzmann"]
         for name in boltzmann["train_on"]:
             spec = boltzmann["datasets"][name]

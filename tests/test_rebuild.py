@@ -1,8 +1,9 @@
 """A config edit plans exactly the jobs whose outputs it changes (dry runs after the quick study).
 
 Params of every rule are the values its output depends on, keys sorted (issue 15): adding an
-architecture retrains nothing that exists, the seed reruns every job, figure style only
-figures, hessian.k only the Hessian and what reads it, and reordering keys nothing.
+architecture or a train.runs block retrains nothing that exists, the seed reruns every job,
+figure style only figures, hessian.k only the Hessian and what reads it, and reordering keys
+nothing.
 """
 
 import re
@@ -62,6 +63,28 @@ def test_adding_an_architecture_plans_only_its_jobs_and_their_readers(quick_run)
     }
 
 
+def test_a_train_runs_block_plans_only_its_own_pairs(quick_run):
+    """A new block trains its pairs alone; a block's lr retrains its pairs alone (the main
+    pairs' params hold no train.runs)."""
+    config = quick(quick_run)
+    config["train"]["runs"].append({"datasets": ["digits_images"], "architectures": ["cnn-c4-k3"]})
+    jobs = planned(quick_run, config)
+    assert jobs.pop("train_replicas") == {"results/train/digits_images/cnn-c4-k3.nc"}
+    assert jobs.pop("overlaps") == {"results/overlaps/digits_images/cnn-c4-k3.nc"}
+    assert set(jobs) == {
+        "figure_training_curves",
+        "figure_overlap_distributions",
+        "figure_overlap_vs_depth",
+        "figure_overlap_vs_train_size",
+    }
+    config = quick(quick_run)
+    config["train"]["runs"][0]["lr"] = 0.02
+    jobs = planned(quick_run, config)
+    assert jobs.pop("train_replicas") == {"results/train/digits_images/cnn-c16-c32-k3-bn.nc"}
+    assert jobs.pop("overlaps") == {"results/overlaps/digits_images/cnn-c16-c32-k3-bn.nc"}
+    assert all(rule.startswith("figure_") for rule in jobs), jobs
+
+
 def test_changing_the_seed_reruns_every_job(quick_run):
     config = quick(quick_run)
     config["seed"] = 1
@@ -81,17 +104,20 @@ def test_hessian_k_reruns_the_hessian_and_its_readers_only(quick_run):
     config = quick(quick_run)
     config["hessian"]["k"] = 4
     jobs = planned(quick_run, config)
+    small = "digits_images_small/cnn-c8-k3"  # a train.runs pair on a hessian.datasets entry
     assert jobs.pop("hessian") == {
         f"results/hessian/digits/{a}.nc" for a in config["train"]["architectures"]
-    }
-    slices = "results/slices/digits/mlp-d2-w16-tanh"
+    } | {f"results/hessian/{small}.nc"}
+    pairs = ("digits/mlp-d2-w16-tanh", small)
     assert jobs.pop("slices_evaluate") == {
-        f"{slices}/{d}.nc" for d in ("hessian", "hessian_max_line", "hessian_min_line")
+        f"results/slices/{p}/{d}.nc"
+        for p in pairs
+        for d in ("hessian", "hessian_max_line", "hessian_min_line")
     }
-    assert jobs.pop("slices_curvature_stats") == {f"{slices}/curvature.nc"}
+    assert jobs.pop("slices_curvature_stats") == {f"results/slices/{p}/curvature.nc" for p in pairs}
     # the turnable views of the one plane that reads the Hessian (not random, not pca)
     assert jobs.pop("views_plane") == {
-        f"results/views/digits/mlp-d2-w16-tanh/hessian.{ext}" for ext in ("html", "vts", "json")
+        f"results/views/{p}/hessian.{ext}" for p in pairs for ext in ("html", "vts", "json")
     }
     assert set(jobs) == {
         "figure_hessian_spectrum",

@@ -37,6 +37,22 @@ def test_quick_digits_mlp_beats_90_percent_and_files_are_labelled(quick_run):
         assert set(ds["status"].values) == {"ok"}
 
 
+def test_quick_cnn_on_digits_images_beats_90_percent_for_every_replica(quick_run):
+    """Issue 14: a CNN on the digits images, trained by a train.runs block with its own lr."""
+    with xr.open_dataset(quick_run / "results/train/digits_images/cnn-c16-c32-k3-bn.nc") as ds:
+        accuracy = ds["test_accuracy"].isel(epoch=-1)
+        assert accuracy.sizes["replica"] == 4 and set(ds["status"].values) == {"ok"}
+        assert float(accuracy.min()) > 0.9, accuracy.values
+        assert json.loads(ds.attrs["config_json"])["lr"] == 0.01  # the block's, not train.lr
+        assert json.loads(ds.attrs["input_shape_json"]) == [1, 8, 8]
+    with xr.open_dataset(quick_run / "results/train/digits/mlp-d1-w64.nc") as ds:
+        assert json.loads(ds.attrs["config_json"])["lr"] == 0.003
+    # the small CNN's pair through every stage its data set is listed for
+    pair = "digits_images_small/cnn-c8-k3"
+    for path in (f"hessian/{pair}.nc", f"slices/{pair}/hessian.nc", f"overlaps/{pair}.nc"):
+        assert (quick_run / "results" / path).is_file(), path
+
+
 def _planned_rules(proc) -> set[str]:
     """Rules a run plans, less the target-only rules `all` and `figures`."""
     found = set(re.findall(r"^(?:local)?rule (\w+):", proc.stdout + proc.stderr, flags=re.M))

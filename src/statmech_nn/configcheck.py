@@ -19,7 +19,7 @@ import yaml
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError, best_match
 
-from statmech_nn import preflight
+from statmech_nn import preflight, runs
 from statmech_nn.arch import Architecture, parse_architecture
 from statmech_nn.errors import ConfigError, InputError
 
@@ -182,13 +182,15 @@ def _refuse_non_finite(value: Any, path: tuple) -> None:
 
 
 def _resolve_defaults(config: dict) -> None:
-    """``null`` means: every trained data set / architecture, every plane / line slice."""
-    train, slices = config["train"], config["slices"]
-    for key in ("datasets", "architectures"):
-        if slices[key] is None:
-            slices[key] = list(train[key])
+    """``null`` means: every trained data set / architecture (main product and train.runs),
+    every plane / line slice."""
+    slices = config["slices"]
+    if slices["datasets"] is None:
+        slices["datasets"] = runs.trained_datasets(config)
+    if slices["architectures"] is None:
+        slices["architectures"] = runs.trained_architectures(config)
     if config["hessian"]["datasets"] is None:
-        config["hessian"]["datasets"] = list(train["datasets"])
+        config["hessian"]["datasets"] = runs.trained_datasets(config)
     for key, n_axes in (("figure_planes", 2), ("figure_lines", 1)):
         if slices[key] is None:
             slices[key] = [
@@ -210,15 +212,21 @@ def _refuse_undefined(names: list, key: str, defined: Mapping | list, defined_ke
 
 def _check_references(config: dict) -> None:
     train, slices, hessian = config["train"], config["slices"], config["hessian"]
-    _refuse_undefined(train["datasets"], "train.datasets", config["datasets"], "datasets")
+    for key, block in runs.products(train):
+        _refuse_undefined(block["datasets"], f"{key}.datasets", config["datasets"], "datasets")
+    runs.check(config)
     _refuse_undefined(hessian["datasets"], "hessian.datasets", config["datasets"], "datasets")
-    _refuse_undefined(slices["datasets"], "slices.datasets", train["datasets"], "train.datasets")
-    _refuse_undefined(
-        slices["architectures"],
-        "slices.architectures",
-        train["architectures"],
-        "train.architectures",
+    _refuse_untrained(hessian["datasets"], "hessian.datasets", runs.trained_datasets(config))
+    _refuse_untrained(slices["datasets"], "slices.datasets", runs.trained_datasets(config))
+    _refuse_untrained(
+        slices["architectures"], "slices.architectures", runs.trained_architectures(config)
     )
+    if not runs.select(config, slices["datasets"], slices["architectures"]):
+        raise ConfigError(
+            f"config slices: no trained pair has a data set in slices.datasets "
+            f"({', '.join(slices['datasets'])}) and an architecture in slices.architectures "
+            f"({', '.join(slices['architectures'])})"
+        )
     _check_slice_directions(slices, train["replicas"])
     if train["replicas"] < 2:
         raise ConfigError(
@@ -233,6 +241,15 @@ def _check_references(config: dict) -> None:
                 f"train.replicas trains (allowed: at most {train['replicas']})"
             )
     _check_boltzmann(config)
+
+
+def _refuse_untrained(names: list, key: str, trained: list) -> None:
+    for i, name in enumerate(names):
+        if name not in trained:
+            raise ConfigError(
+                f"config {key}[{i}]: {name!r} is not trained by train.datasets x "
+                f"train.architectures or train.runs (trained: {', '.join(trained) or 'none'})"
+            )
 
 
 def _check_slice_directions(slices: dict, train_replicas: int) -> None:
@@ -299,12 +316,13 @@ def _check_boltzmann(config: dict) -> None:
 
 
 def _check_architectures(config: dict) -> None:
-    for i, arch in enumerate(config["train"]["architectures"]):
-        if arch in config["models"]:
-            continue  # a researcher's network: its factory is checked by the training job
-        _check_architecture(arch, f"train.architectures[{i}]", config["models"])
-        if arch.startswith("cnn"):
-            _check_images(config, arch, f"train.architectures[{i}]")
+    for key, block in runs.products(config["train"]):
+        for i, arch in enumerate(block["architectures"]):
+            if arch in config["models"]:
+                continue  # a researcher's network: its factory is checked by the training job
+            _check_architecture(arch, f"{key}.architectures[{i}]", config["models"])
+            if arch.startswith("cnn"):
+                _check_images(config, block["datasets"], arch, f"{key}.architectures[{i}]")
     for name, spec in config["datasets"].items():
         if spec["kind"] == "teacher_student":
             _check_architecture(spec["teacher"], f"datasets.{name}.teacher")
@@ -330,16 +348,20 @@ def _check_architecture(arch: str, key: str, models: Mapping | None = None) -> N
         )
 
 
-def _check_images(config: dict, arch: str, key: str) -> None:
-    """A CNN trains on images: digits with ``images: true`` or a user's file."""
-    for name in config["train"]["datasets"]:
-        spec = config["datasets"][name]
+def _check_images(config: dict, datasets: list, arch: str, key: str) -> None:
+    """A CNN trains on images: digits with ``images: true`` or a user's file (whose shape
+    only its data job knows; a CNN job on flat inputs fails naming the data set)."""
+    for name in datasets:
+        spec = config["datasets"].get(name)
+        if spec is None:
+            continue  # refused by _check_references, naming the key
         if spec["kind"] in ("teacher_student", "function") or (
             spec["kind"] == "digits" and not spec.get("images")
         ):
             raise ConfigError(
                 f"config {key}: the CNN {arch!r} needs images, but datasets.{name} serves flat "
-                "features (set datasets.<name>.images: true for digits)"
+                "features (set datasets.<name>.images: true for digits, or train the CNN in "
+                "a train.runs block on image data)"
             )
 
 

@@ -1,7 +1,8 @@
 """Pre-flight sizes and memory: what each job of a config needs, refused before any job runs.
 
 Estimates, from the config alone, the memory of the largest job of every
-stage (training, Hessian, slices, overlaps, Boltzmann machines, perceptron,
+stage (training, Hessian, slices, overlaps of every trained (data set,
+architecture) pair, :mod:`statmech_nn.runs`; Boltzmann machines, perceptron,
 Hopfield, Ising) and refuses, naming the keys, a study that needs more than
 :data:`MEMORY_BUDGET_GIB` in one job, or sizes that contradict each other
 (batch larger than the training set). A researcher's network or data file is
@@ -11,6 +12,7 @@ sized only once its job builds it, so those jobs are not estimated here.
 import math
 from collections.abc import Mapping
 
+from statmech_nn import runs
 from statmech_nn.arch import Architecture, parse_architecture
 from statmech_nn.errors import ConfigError
 
@@ -42,19 +44,8 @@ def check_sizes(config: dict) -> None:
                 f"config datasets.{name}.train_size: {spec['train_size']} is more than the "
                 f"{full} training samples of this entry (allowed: at most {full})"
             )
-    train = config["train"]
-    for name in train["datasets"]:
-        n = training_size(config["datasets"][name])
-        if n is not None and train["batch_size"] > n:
-            raise ConfigError(
-                f"config train.batch_size: {train['batch_size']} is more than the {n} training "
-                f"samples of datasets.{name} (allowed: at most {n})"
-            )
-    for name in train["datasets"]:
-        for arch in train["architectures"]:
-            if _estimable(config, name, arch):
-                _check_training_memory(train, config["datasets"][name], name, arch)
-    hessian = config["hessian"]
+    _check_training(config)
+    train, hessian = config["train"], config["hessian"]
     for name in hessian["datasets"]:
         n = training_size(config["datasets"][name])
         if n is not None and hessian["samples"] is not None and hessian["samples"] > n:
@@ -62,19 +53,17 @@ def check_sizes(config: dict) -> None:
                 f"config hessian.samples: {hessian['samples']} is more than the {n} training "
                 f"samples of datasets.{name} (allowed: at most {n}, or null for all)"
             )
-        for arch in train["architectures"]:
-            if not _estimable(config, name, arch):
-                continue
-            _refuse_memory(
-                hessian_bytes(
-                    hessian,
-                    hessian["replicas"] or train["replicas"],
-                    config["datasets"][name],
-                    arch,
-                ),
-                f"hessian x train.architectures {arch!r} on datasets.{name}",
-                "fewer hessian.replicas or SLQ probes and steps, a smaller network",
-            )
+    for run in _estimable_runs(config, datasets=hessian["datasets"]):
+        _refuse_memory(
+            hessian_bytes(
+                hessian,
+                hessian["replicas"] or train["replicas"],
+                config["datasets"][run.dataset],
+                run.arch,
+            ),
+            f"hessian x {run.key}.architectures {run.arch!r} on datasets.{run.dataset}",
+            "fewer hessian.replicas or SLQ probes and steps, a smaller network",
+        )
     _check_slices_memory(config)
     _check_overlaps_memory(config)
     _check_boltzmann_memory(config)
@@ -87,6 +76,36 @@ def _estimable(config: dict, dataset: str, arch: str) -> bool:
     """Whether a job's memory can be estimated from the config alone: not for a
     researcher's network (its size is known once built) nor a user's data file."""
     return arch not in config["models"] and config["datasets"][dataset]["kind"] != "file"
+
+
+def _estimable_runs(config: dict, datasets=None, archs=None) -> list[runs.Run]:
+    """The trained pairs (:mod:`statmech_nn.runs`) a stage analyses (those with a data set in
+    ``datasets`` and an architecture in ``archs``; None: any) whose memory is estimable."""
+    chosen = set(runs.select(config, datasets, archs))
+    return [
+        run
+        for run in runs.runs(config)
+        if run.pair in chosen and _estimable(config, run.dataset, run.arch)
+    ]
+
+
+def _check_training(config: dict) -> None:
+    """Every trained pair: its batch within its training set, its job within the budget."""
+    for run in runs.runs(config):
+        train = runs.settings(config, run.dataset, run.arch)
+        n = training_size(config["datasets"][run.dataset])
+        if n is not None and train["batch_size"] > n:
+            key = runs.source_key(config, run.dataset, run.arch, "batch_size")
+            raise ConfigError(
+                f"config {key}: {train['batch_size']} is more than the {n} training "
+                f"samples of datasets.{run.dataset} (allowed: at most {n})"
+            )
+    for run in _estimable_runs(config):
+        _refuse_memory(
+            training_bytes(config["train"], config["datasets"][run.dataset], run.arch),
+            f"train.replicas x {run.key}.architectures {run.arch!r} on datasets.{run.dataset}",
+            "fewer replicas or snapshots, a smaller network or data set",
+        )
 
 
 def parameter_count(arch: str, n_in: int, n_out: int) -> int:
@@ -147,14 +166,6 @@ def _refuse_memory(needed: int, keys: str, hint: str) -> None:
             f"config {keys}: needs about {needed / 2**30:.0f} GiB in one job (allowed: at most "
             f"{MEMORY_BUDGET_GIB} GiB; {hint})"
         )
-
-
-def _check_training_memory(train: Mapping, spec: Mapping, name: str, arch: str) -> None:
-    _refuse_memory(
-        training_bytes(train, spec, arch),
-        f"train.replicas x train.architectures {arch!r} on datasets.{name}",
-        "fewer replicas or snapshots, a smaller network or data set",
-    )
 
 
 def _check_perceptron_memory(perceptron: Mapping) -> None:
@@ -253,26 +264,23 @@ def boltzmann_bytes(training: Mapping, spec: Mapping) -> int:
 
 def _check_slices_memory(config: dict) -> None:
     slices, train = config["slices"], config["train"]
-    for name in slices["datasets"]:
-        for arch in slices["architectures"]:
-            if _estimable(config, name, arch):
-                _refuse_memory(
-                    slices_bytes(slices, train, config["datasets"][name], arch),
-                    f"slices x train.architectures {arch!r} on datasets.{name}",
-                    "fewer slices.replicas, axes or curvature directions, a smaller network",
-                )
+    for run in _estimable_runs(config, slices["datasets"], slices["architectures"]):
+        _refuse_memory(
+            slices_bytes(slices, train, config["datasets"][run.dataset], run.arch),
+            f"slices x {run.key}.architectures {run.arch!r} on datasets.{run.dataset}",
+            "fewer slices.replicas, axes or curvature directions, a smaller network",
+        )
 
 
 def _check_overlaps_memory(config: dict) -> None:
     train = config["train"]
-    for name in train["datasets"]:
-        for arch in train["architectures"]:
-            if _estimable(config, name, arch):
-                _refuse_memory(
-                    overlaps_bytes(config["overlaps"], train, config["datasets"][name], arch),
-                    f"overlaps x train.replicas x train.architectures {arch!r} on datasets.{name}",
-                    "fewer train.replicas or overlaps.t_points, a smaller network",
-                )
+    for run in _estimable_runs(config):
+        _refuse_memory(
+            overlaps_bytes(config["overlaps"], train, config["datasets"][run.dataset], run.arch),
+            f"overlaps x train.replicas x {run.key}.architectures {run.arch!r} on "
+            f"datasets.{run.dataset}",
+            "fewer train.replicas or overlaps.t_points, a smaller network",
+        )
 
 
 def _check_boltzmann_memory(config: dict) -> None:

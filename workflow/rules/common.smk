@@ -8,6 +8,7 @@ from snakemake.io import regex_from_filepattern
 from snakemake.io import report as in_report
 from snakemake.iocontainers import Wildcards
 
+from statmech_nn import runs
 from statmech_nn.arch import arch_regex
 from statmech_nn.codedigest import code_digest
 from statmech_nn.configcheck import canonical
@@ -132,13 +133,26 @@ def producer_of(path):
     return found[0] if found else None
 
 
+def pair_paths(pattern, pairs, **wildcards):
+    """``pattern`` for every (dataset, arch) in ``pairs``, expanded over ``wildcards`` too."""
+    return [
+        path
+        for dataset, arch in pairs
+        for path in expand(pattern, dataset=dataset, arch=arch, **wildcards)
+    ]
+
+
 def train_targets():
-    """Every trained-replica file the config asks for."""
-    return expand(
-        "results/train/{dataset}/{arch}.nc",
-        dataset=config["train"]["datasets"],
-        arch=config["train"]["architectures"],
-    )
+    """Every trained-replica file: one per trained (dataset, arch) pair, those of
+    train.datasets x train.architectures and of each train.runs block
+    (statmech_nn.runs)."""
+    return pair_paths("results/train/{dataset}/{arch}.nc", runs.trained_pairs(config))
+
+
+def get_train_settings(wildcards):
+    """The train section as the pair's job uses it: without the lists of what to train, with
+    its train.runs block's overrides (a new pair or block reruns no other training)."""
+    return canonical(runs.settings(config, wildcards.dataset, wildcards.arch))
 
 
 FIGURES = []  # every figure name, registered by figure_outputs in data-flow order
@@ -176,11 +190,10 @@ def all_targets():
 
 
 def hessian_targets():
-    """One Hessian file per (hessian.datasets x train.architectures)."""
-    return expand(
+    """One Hessian file per trained pair whose data set is in hessian.datasets."""
+    return pair_paths(
         "results/hessian/{dataset}/{arch}.nc",
-        dataset=config["hessian"]["datasets"],
-        arch=config["train"]["architectures"],
+        runs.select(config, config["hessian"]["datasets"]),
     )
 
 
@@ -241,11 +254,17 @@ def get_boltzmann_input(wildcards):
 # ---- slices (workflow/rules/slices.smk, figures slices_* and projected_curvature)
 
 
-def slice_paths(directions, datasets=None, archs=None):
-    return expand(
+def slice_pairs():
+    """The trained pairs in slices.datasets x slices.architectures."""
+    cfg = config["slices"]
+    return runs.select(config, cfg["datasets"], cfg["architectures"])
+
+
+def slice_paths(directions, pairs=None):
+    """Slice files of ``directions`` for ``pairs`` (default: :func:`slice_pairs`)."""
+    return pair_paths(
         "results/slices/{dataset}/{arch}/{direction}.nc",
-        dataset=datasets or config["slices"]["datasets"],
-        arch=archs or config["slices"]["architectures"],
+        slice_pairs() if pairs is None else pairs,
         direction=directions,
     )
 
@@ -290,10 +309,9 @@ def plane_directions():
 
 def views_targets():
     """HTML, VTK and sidecar of every plane slice the config asks for."""
-    return expand(
+    return pair_paths(
         "results/views/{dataset}/{arch}/{direction}.{ext}",
-        dataset=config["slices"]["datasets"],
-        arch=config["slices"]["architectures"],
+        slice_pairs(),
         direction=plane_directions(),
         ext=["html", "vts", "json"],
     )
@@ -303,12 +321,9 @@ def views_targets():
 
 
 def overlaps_targets():
-    """One overlap file per (train.datasets x train.architectures)."""
-    return expand(
-        "results/overlaps/{dataset}/{arch}.nc",
-        dataset=config["train"]["datasets"],
-        arch=config["train"]["architectures"],
-    )
+    """One overlap file per trained (dataset, arch) pair."""
+    pairs = runs.trained_pairs(config)
+    return pair_paths("results/overlaps/{dataset}/{arch}.nc", pairs)
 
 
 # ---- the paper study (workflow/rules/paper.smk, figures paper_*; target `paper`)
@@ -327,7 +342,7 @@ def paper_function():
 
 def paper_function_slices(directions):
     fn = paper_function()
-    return slice_paths(directions, [fn["dataset"]], [fn["architecture"]])
+    return slice_paths(directions, [(fn["dataset"], fn["architecture"])])
 
 
 def paper_function_planes(wildcards):

@@ -15,7 +15,7 @@ rule train_replicas:
         runtime=60,
         gpu=gpus(),
     params:
-        cfg=section("train", drop=("datasets", "architectures")),
+        cfg=get_train_settings,
         seed=config["seed"],
         device=config["device"],
         network=get_network_spec,
