@@ -41,8 +41,8 @@ class ConvStack:
 
 def _act(z: torch.Tensor, activation: str) -> torch.Tensor:
     """The activation of a pre-activation ``z``; for tanh ``z`` is 2u (sigmoid form)."""
-    if activation == "tanh":
-        return torch.sigmoid(z).mul(2).sub(1)
+    if activation == "tanh":  # 2σ − 1 in one pass (no in-place op: linearize mistraces those)
+        return torch.addcmul(z.new_full((), -1.0), torch.sigmoid(z), z.new_full((), 2.0))
     if activation == "sigmoid":
         return torch.sigmoid(z)
     if activation == "relu":
