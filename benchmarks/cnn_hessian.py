@@ -16,7 +16,10 @@ wall time of the eigenpairs (the 5-minute goal); no assertion.
 
 Measured (2 cores shared with other jobs, torch 2.13 CPU, defaults): 64 HVPs, λmax =
 2.281 and λmin = −0.517 (residuals 7e-5 and 4e-3 relative); 286 s wall, 175 s process
-time at load average 5.4–6.4; 839 s wall, 201 s process at load 9–16.
+time at load average 5.4–6.4; 839 s wall, 201 s process at load 9–16. With the CNN fast
+path (2026-12-02): ``--threads 1`` 143 s wall, 98 s process (2.2 s per HVP) at load
+4.3–2.8; ``--threads 2`` 886 s wall, 379 s process at load 6–7 (OpenMP threads wait for
+a core on a loaded machine: prefer one thread there).
 
     python benchmarks/cnn_hessian.py [--arch cnn-c256-c256-c256-k3] [--samples 128]
         [--dtype float32] [--tol 1e-3] [--epochs 2] [--train-samples 256] [--threads 2]

@@ -88,8 +88,8 @@ def hessian_matmat(
     if mode == "reverse":
         return _retained_graph_hvp(total, theta)
     if mode == "linearize":
-        tangent = _linearize(grad(total), theta)
-    elif mode == "fresh":
+        return _vector_major(_linearize(grad(total), theta))
+    if mode == "fresh":
 
         def tangent(v: torch.Tensor) -> torch.Tensor:
             return hvp(total, theta, v)
@@ -97,6 +97,34 @@ def hessian_matmat(
     else:
         raise InputError(f"HVP mode {mode!r}: expected one of {HVP_MODES}")
     return vmap(tangent, in_dims=-2, out_dims=-2)
+
+
+def _vector_major(tangent: Callable) -> MatMat:
+    """The traced tangent function of ``linearize`` as a matmat ``V (*lead, B, P)``: the B
+    vectors vmapped at once, or one after another where vmap cannot replay the trace.
+
+    torch's vmap fails on some graphs ``torch.func.linearize`` traces ("view size is not
+    compatible with input tensor's size and stride": a recorded ``view`` of a tensor whose
+    vmapped batch dim is not outermost, as the gradients of grouped convolutions are,
+    torch 2.4–2.13); the products then loop over the vectors, each one tangent pass of
+    the same trace (tests/test_cnn_fast.py pins both against reverse mode).
+    """
+    batched = vmap(tangent)
+    one_by_one = False
+
+    def apply(vs: torch.Tensor) -> torch.Tensor:
+        nonlocal one_by_one
+        front = vs.movedim(-2, 0)
+        if not one_by_one:
+            try:
+                return batched(front).movedim(0, -2)
+            except RuntimeError as err:
+                if "view size is not compatible" not in str(err):
+                    raise
+                one_by_one = True
+        return torch.stack([tangent(v) for v in front.unbind(0)], dim=-2)
+
+    return apply
 
 
 def _retained_graph_hvp(total: Loss, theta: torch.Tensor) -> MatMat:

@@ -30,20 +30,24 @@ class FunctionalTrainer:
         self.buffers: torch.Tensor | None = None
         self.steps = 0  # training steps the buffers have seen (torch's num_batches_tracked)
         self._tracking = network.n_buffers > 0
+        self._step = self._make_step()
 
+    def _make_step(self):
+        """``step(θ (R, P), x (R, n, features), y (R, n))`` -> (grads (R, P), losses (R,)),
+        with losses (losses, batch statistics (R, B)) for a network with buffers."""
+        network, loss = self.network, self.loss
         if self._tracking:
 
             def mean_loss(theta, x, y):
                 out, stats = network.forward_train_statistics(theta, x)
                 return per_sample_loss(out, y, loss).mean(), stats
 
-            self._step = vmap(grad_and_value(mean_loss, has_aux=True))
-        else:
+            return vmap(grad_and_value(mean_loss, has_aux=True))
 
-            def mean_loss(theta, x, y):
-                return per_sample_loss(network.forward_train(theta, x), y, loss).mean()
+        def plain_loss(theta, x, y):
+            return per_sample_loss(network.forward_train(theta, x), y, loss).mean()
 
-            self._step = vmap(grad_and_value(mean_loss))
+        return vmap(grad_and_value(plain_loss))
 
     def loss_and_grad(
         self, theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor, out: torch.Tensor
@@ -101,12 +105,56 @@ def _untracked(step):
     return apply
 
 
+class StackedTrainer(FunctionalTrainer):
+    """A :class:`FunctionalTrainer` for networks that pass a stack of replicas at once
+    (``network.train_outputs(θ (R, P), x (R, n, features))`` -> outputs (R, n, classes)
+    and batch statistics (R, B) or None): every replica's gradient from one backward of
+    the summed per-replica mean losses, which are independent, instead of ``vmap``."""
+
+    def _make_step(self):
+        network, loss, tracking = self.network, self.loss, self._tracking
+
+        def step(theta, x, y):
+            with torch.enable_grad():
+                leaf = theta.detach().requires_grad_(True)
+                out, stats = network.train_outputs(leaf, x)
+                losses = per_sample_loss(out, y, loss).mean(-1)
+                (grads,) = torch.autograd.grad(losses.sum(), leaf)
+            losses = losses.detach()
+            return (grads, (losses, stats.detach())) if tracking else (grads, losses)
+
+        return step
+
+
+def gradient_block(network, n: int, replicas: int, itemsize: int) -> int:
+    """Samples per block of a full-batch gradient: all ``n`` when the forward and backward
+    activations of all replicas fit :data:`EVAL_BUDGET_MB`, else as many as fit."""
+    per_sample = 3 * getattr(network, "activations_per_sample", 0) * replicas * itemsize
+    return int(max(1, min(n, EVAL_BUDGET_MB * 2**20 // max(per_sample, 1))))
+
+
 def full_batch_gradient(bp, theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor):
     """Mean training loss (R,) and its gradient (R, P) on the whole set ``x`` (n, features)
     for every replica, by the network's trainer ``bp`` (inputs shared, not copied);
-    running statistics, where the trainer keeps any, are left unchanged."""
-    grad = torch.empty_like(theta)
-    r = theta.shape[0]
+    running statistics, where the trainer keeps any, are left unchanged.
+
+    Without buffers the samples are walked in blocks within the memory budget
+    (:func:`gradient_block`), the mean being Σ_b (n_b/n)·mean_b; a network with
+    BatchNorm takes the whole set at once (its batch statistics are the set's).
+    """
+    r, n = theta.shape[0], y.shape[0]
+    network = getattr(bp, "network", None)
+    block = n
+    if network is not None and network.n_buffers == 0:
+        block = gradient_block(network, n, r, theta.element_size())
+    grad, part = torch.zeros_like(theta), torch.empty_like(theta)
+    loss = None
     with getattr(bp, "frozen", nullcontext)():
-        loss = bp.loss_and_grad(theta, x.expand(r, *x.shape), y.expand(r, *y.shape), grad)
+        for xb, yb in zip(x.split(block), y.split(block), strict=True):
+            value = bp.loss_and_grad(theta, xb.expand(r, *xb.shape), yb.expand(r, *yb.shape), part)
+            if block == n:
+                return value, part
+            share = yb.shape[0] / n
+            grad.add_(part, alpha=share)
+            loss = value * share if loss is None else loss + value * share
     return loss, grad
