@@ -105,6 +105,8 @@ def test_cnn_shapes_and_channel_permutation_preserve_the_function():
     assert net.shapes["conv1.weight"] == (5, 4, 3, 3)
     assert net.shapes["head.weight"] == (3, 5)
     assert (net.depth, net.width) == (2, 5)
+    bn = build_network("cnn-c4-c5-k3-bn", (2, 6, 6), 3)  # BatchNorm layers are not hidden layers
+    assert (bn.depth, bn.width) == (2, 5) and bn.norm_layers == {"norm0", "norm1"}
     theta = net.init(1, torch.float64)
     x = _cnn_data()
     rng = np.random.default_rng(0)

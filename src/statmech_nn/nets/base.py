@@ -196,15 +196,23 @@ class Network:
         return FunctionalTrainer(self, loss)
 
     @property
+    def norm_layers(self) -> set[str]:
+        """Names of the normalisation layers (BatchNorm scale and shift): not counted in depth."""
+        return set()
+
+    def _hidden_layers(self) -> list[list[str]]:
+        """Tensors of each layer with parameters, less the output layer and norm layers."""
+        return [t for n, t in list(self.layers.items())[:-1] if n not in self.norm_layers]
+
+    @property
     def depth(self) -> int:
-        """Hidden layers: layers with parameters, less the output layer."""
-        return max(len(self.layers) - 1, 0)
+        """Hidden layers: layers with parameters, less the output layer and norm layers."""
+        return len(self._hidden_layers())
 
     @property
     def width(self) -> int:
         """The widest hidden layer (units or channels), 0 without one."""
-        rows = [self.shapes[names[0]][0] for names in list(self.layers.values())[:-1]]
-        return max(rows, default=0)
+        return max((self.shapes[t[0]][0] for t in self._hidden_layers()), default=0)
 
     def describe(self) -> dict[str, object]:
         """The attrs every stage's file carries about its network."""

@@ -150,6 +150,10 @@ class ModuleNetwork(Network):
         return x.reshape(*x.shape[:-1], *self.input_shape)
 
     @property
+    def norm_layers(self) -> set[str]:
+        return {name for name, _ in self._norms}
+
+    @property
     def batch_norm(self) -> bool:
         return bool(self._norms)
 
