@@ -1,4 +1,4 @@
-"""Polishing trained replicas into critical points of the full-batch training loss.
+"""Polishing trained replicas into critical points of the full-batch training objective.
 
 Mini-batch training stops where the epochs run out, not at a critical point:
 the full-batch gradient g = ∇L(θ*) is small but not zero, and a slice through
@@ -7,7 +7,9 @@ range r, curvature dominates when |gᵀd|·r ≪ ½|κ(d)|·r² (THEORY.md, "Cri
 points"). Polishing runs full-batch L-BFGS (strong Wolfe line search; Nocedal &
 Wright, Numerical Optimization, §7.2) in float64 on each replica separately
 (so replica r's result does not depend on the others) until ‖∇L‖₂ ≤ ``tol`` or
-``max_steps`` iterations.
+``max_steps`` iterations. The function polished is the training objective
+J = L + (wd/2)‖θ‖² (:mod:`statmech_nn.objective`; J = L when ``weight_decay`` is 0):
+cross-entropy on separable data has no finite minimiser of L, and J has one.
 """
 
 import math
@@ -17,13 +19,14 @@ import torch
 
 from statmech_nn.nets import Network
 from statmech_nn.nets.functional import full_batch_gradient
+from statmech_nn.objective import Objective
 
 METHODS = ("none", "lbfgs")
 
 
 @dataclass(frozen=True)
 class Polished:
-    """Polished parameters (R, P) in float64, their full-batch loss and ‖∇L‖₂ (R,),
+    """Polished parameters (R, P) in float64, their full-batch objective J and ‖∇J‖₂ (R,),
     L-BFGS iterations (R,) and whether ‖∇L‖₂ ≤ tol (R,); diverged replicas unchanged."""
 
     params: torch.Tensor
@@ -41,9 +44,16 @@ def polish(
     loss: str,
     tol: float,
     max_steps: int,
+    weight_decay: float = 0.0,
 ) -> Polished:
-    """Full-batch L-BFGS from every replica of ``theta`` (R, P) on the training set ``x``, ``y``."""
-    bp = model.trainer(loss)
+    """Full-batch L-BFGS from every replica of ``theta`` (R, P) on the training set ``x``, ``y``,
+    on the objective ``loss`` + (``weight_decay``/2)‖θ‖²."""
+    bp, objective = model.trainer(loss), Objective(loss, weight_decay)
+
+    def value_and_grad(p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        value, grad = full_batch_gradient(bp, p, x, y)
+        return objective.value(value, p), objective.gradient(grad, p)
+
     x, out = x.double(), theta.double().clone()
     steps = torch.zeros(theta.shape[0], dtype=torch.long)
     for r in range(theta.shape[0]):
@@ -52,7 +62,7 @@ def polish(
         p = out[r : r + 1].clone()
 
         def closure(p=p) -> torch.Tensor:
-            value, p.grad = full_batch_gradient(bp, p.detach(), x, y)
+            value, p.grad = value_and_grad(p.detach())
             return value.sum()
 
         opt = torch.optim.LBFGS(
@@ -69,6 +79,6 @@ def polish(
             opt.step(closure)
         out[r] = p.detach()[0]
         steps[r] = int(opt.state[p].get("n_iter", 0))
-    final_loss, grad = full_batch_gradient(bp, out, x, y)
+    final_loss, grad = value_and_grad(out)
     norm = grad.norm(dim=-1)
     return Polished(out, final_loss.detach(), norm, steps, norm <= tol)
