@@ -56,7 +56,7 @@ def test_auto_range_rises_by_auto_rise_at_the_ends_of_every_replica():
         assert ds.a_coordinate.dims == ("replica", "a")
         r = ds.axis_range.values[:, 0]
         np.testing.assert_allclose(ds.a_coordinate.values, r[:, None] * ds.a.values[None])
-        kappa, norm = ds.range_curvature.values[:, 0], ds.direction_norm.values[:, 0]
+        kappa, norm = ds.axis_curvature.values[:, 0], ds.direction_norm.values[:, 0]
         np.testing.assert_allclose(r, np.sqrt(2 * RISE / (kappa * norm**2)), rtol=1e-12)
         np.testing.assert_allclose(ds.centre_curvature.values[:, 0], kappa, rtol=1e-8)
         assert r[0] != r[1] and ds.attrs["ranges"] == "auto" and ds.attrs["auto_rise"] == RISE
@@ -78,7 +78,7 @@ def test_auto_range_along_a_hessian_eigenvector_uses_its_eigenvalue():
         net, best[None], data, "mse", ["hessian_min"], "auto", 11, "unit",
         hessian_vectors=vectors, weight_decay=WD, auto_rise=RISE,
     )  # fmt: skip
-    np.testing.assert_allclose(ds.range_curvature.values[0, 0], lam[0], rtol=1e-10)
+    np.testing.assert_allclose(ds.axis_curvature.values[0, 0], lam[0], rtol=1e-10)
     np.testing.assert_allclose(ds.axis_range.values[0, 0], np.sqrt(2 * RISE / lam[0]), rtol=1e-10)
     rise = ds.train_loss.values[0, [0, -1]] - ds.train_loss.values[0, 5]
     np.testing.assert_allclose(rise, RISE, rtol=1e-7)
@@ -93,3 +93,23 @@ def test_auto_range_is_bounded_and_only_for_lines():
     for axes in (["random", "random"], ["segment"]):
         with pytest.raises(InputError, match="'auto' is for a line"):
             ls.slice_dataset(net, torch.stack([best, best]), data, "mse", axes, "auto", 5)
+
+
+def test_config_takes_auto_for_lines_only():
+    import yaml
+
+    from statmech_nn import configcheck
+
+    from conftest import ROOT
+
+    schema = configcheck.load_schema(ROOT / "workflow/schemas/config.schema.yaml")
+    config = yaml.safe_load((ROOT / "config/quick.yaml").read_text())
+    entry = configcheck.check(config, schema)["slices"]["directions"]["hessian_min_line"]
+    assert entry["ranges"] == "auto" and entry["auto_rise"] == 0.05
+    config = yaml.safe_load((ROOT / "config/quick.yaml").read_text())
+    config["slices"]["directions"]["hessian"]["ranges"] = "auto"
+    with pytest.raises(
+        configcheck.ConfigError,
+        match=r"^config slices.directions.hessian.ranges: 'auto' is not allowed",
+    ):
+        configcheck.check(config, schema)

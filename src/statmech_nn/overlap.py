@@ -281,7 +281,6 @@ def overlap_dataset(
     ds.attrs.update(
         **model.describe(),
         loss=loss,
-        **trained_for.attrs(),
         barrier_threshold=barrier_threshold,
         alignment=(
             "weight matching (Git Re-Basin)"
@@ -333,6 +332,7 @@ def overlap_study(
         buffers, Objective.of(train.attrs).weight_decay,
     )  # fmt: skip
     ds.attrs["bn_statistics"] = "none" if model.n_buffers == 0 else bn_statistics
+    ds.attrs.update(Objective.of(train.attrs).attrs())
     ds.attrs.update(
         dataset=train.attrs.get("dataset", ""),
         data_kind=data.attrs.get("kind", ""),

@@ -32,9 +32,12 @@ from statmech_nn.objective import Objective
 AUTO_RANGE_BOUNDS = (1.0e-3, 1.0e2)  # r of ``ranges: auto`` in units of |d|: [min, max]
 
 
-def _problem(model, x, y, loss, weight_decay, buffers) -> LossProblem:
-    b = None if buffers is None else buffers.double()
-    return LossProblem(model, x.double(), y, loss, b, None, weight_decay)
+def _problem(model, x, y, loss, weight_decay, buffers, device) -> LossProblem:
+    """J on all samples at once, float64, on ``device`` (the origin's)."""
+    b = None if buffers is None else buffers.to(device, torch.float64)
+    return LossProblem(
+        model, x.to(device, torch.float64), y.to(device), loss, b, None, weight_decay
+    )
 
 
 def axis_curvature(
@@ -49,7 +52,7 @@ def axis_curvature(
 ) -> torch.Tensor:
     """κ = dᵀ∇²J d / |d|² at ``origin`` (R, P) along each of ``directions`` (R, k, P):
     (R, k), float64 (for a unit Hessian eigenvector, its eigenvalue)."""
-    problem = _problem(model, x, y, loss, weight_decay, buffers)
+    problem = _problem(model, x, y, loss, weight_decay, buffers, origin.device)
     d = directions.double()
     hd = problem.hessian(origin.double(), "fresh")(d)
     return ((d * hd).sum(-1) / d.pow(2).sum(-1)).detach().cpu()
@@ -91,9 +94,9 @@ def critical_point_terms(
     (``ranges``: one [low, high] per axis shared by the replicas, or r itself (R, k)),
     the objective changes by about gᵀd·c + ½ dᵀHd·c²; the slice shows curvature, not a
     slope, where the linear term |gᵀd|·r ≤ 0.1 × the curvature term ½|κ||d|²r² (κ the
-    second-difference curvature per |d|², ``curvature`` (R, k)).
+    curvature per |d|², ``curvature`` (R, k): the slices pass :func:`axis_curvature`).
     """
-    problem = _problem(model, x, y, loss, weight_decay, buffers)
+    problem = _problem(model, x, y, loss, weight_decay, buffers, origin.device)
     theta = origin.double()
     g = torch.func.grad(lambda th: problem.loss_fn(th).sum())(theta)
     reach = reach_of(ranges, origin.shape[0])
@@ -131,31 +134,32 @@ def axis_grids(
     auto_rise: float,
 ) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor, dict[str, xr.Variable]]:
     """Grids of the axes, the directions they step along, each axis's reach r (R, k) and
-    extra variables. Fixed ``ranges``: the [low, high] grids, shared by the replicas.
+    extra variables: the objective's curvature κ along each axis (HVP, ``axis_curvature``).
+    Fixed ``ranges``: the [low, high] grids, shared by the replicas.
     ``"auto"`` (a line): per replica r = √(2·rise/(|κ||d|²)) from the objective's
     curvature κ along d (:func:`auto_ranges`); the grid is then c/r ∈ [−1, 1], stepped
     along r·d, and the replica's coordinates c are stored as ``a_coordinate``."""
+    kappa = axis_curvature(
+        model, origin, directions, data["x_train"], data["y_train"], loss,
+        objective.weight_decay, buffers,
+    )  # fmt: skip
+    extra = {
+        "axis_curvature": labelled(
+            kappa.numpy(),
+            (REPLICA, "axis"),
+            f"curvature dᵀHd/|d|² of the {objective.label} at the origin (HVP, float64)",
+            loss_units(loss),
+        )
+    }
     dtype = origin.dtype
     if not isinstance(ranges, str):
         grids = [torch.linspace(lo, hi, resolution, dtype=dtype) for lo, hi in ranges]
-        return grids, directions, reach_of(ranges, origin.shape[0]), {}
-    kappa = axis_curvature(
-        model, origin, directions, data["x_train"], data["y_train"], loss,
-        objective.weight_decay, None if buffers is None else buffers,
-    )  # fmt: skip
+        return grids, directions, reach_of(ranges, origin.shape[0]), extra
     reach = auto_ranges(kappa, directions.norm(dim=-1), auto_rise)
     unit = torch.linspace(-1.0, 1.0, resolution, dtype=dtype)
-    extra = {
-        "range_curvature": labelled(
-            kappa.numpy(),
-            (REPLICA, "axis"),
-            f"curvature dᵀHd/|d|² of the {objective.label} at the origin (sets the auto range)",
-            loss_units(loss),
-        ),
-        "a_coordinate": labelled(
-            (reach[:, :1] * unit.double()).numpy(),
-            (REPLICA, "a"),
-            "coordinate along direction a of each replica's grid (units of |d|)",
-        ),
-    }
+    extra["a_coordinate"] = labelled(
+        (reach[:, :1] * unit.double()).numpy(),
+        (REPLICA, "a"),
+        "coordinate along direction a of each replica's grid (units of |d|)",
+    )
     return [unit], directions * reach.to(directions).unsqueeze(-1), reach, extra

@@ -199,10 +199,12 @@ def slice_dataset(
         (REPLICA, "axis"),
         f"second-difference curvature of the {objective.label} at the origin along each axis",
     )
+    # the criterion's κ: the exact curvature along the axis, not the grid's second difference
+    # (a float32 grid cannot resolve a curvature of 1e-5 over one step)
     variables.update(
         critical_point_terms(
             model, origin, directions, data["x_train"], data["y_train"], loss, reach,
-            variables["centre_curvature"].values, None if buffers is None else buffers.cpu(),
+            grid_extra["axis_curvature"].values, None if buffers is None else buffers.cpu(),
             weight_decay,
         )
     )  # fmt: skip
