@@ -11,7 +11,7 @@ import torch
 
 from statmech_nn import landscape as ls
 from statmech_nn.errors import InputError
-from statmech_nn.landscape.local import AUTO_RANGE_BOUNDS, auto_ranges
+from statmech_nn.landscape.local import AUTO_RANGE_MIN, auto_ranges
 from statmech_nn.nets import build_network
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -85,9 +85,11 @@ def test_auto_range_along_a_hessian_eigenvector_uses_its_eigenvalue():
 
 
 def test_auto_range_is_bounded_and_only_for_lines():
-    lo, hi = AUTO_RANGE_BOUNDS
-    r = auto_ranges(torch.tensor([[0.0, 1e12, 2.0]]), torch.ones(1, 3), RISE)
-    np.testing.assert_allclose(r[0], [hi, lo, np.sqrt(RISE)])
+    # flat: |θ₀|/|d|; steep: the floor; else √(2 rise/(|κ||d|²)); |d| = 2 here
+    r = auto_ranges(
+        torch.tensor([[0.0, 1e12, 2.0]]), torch.full((1, 3), 2.0), RISE, torch.tensor([3.0])
+    )
+    np.testing.assert_allclose(r[0], [1.5, AUTO_RANGE_MIN, np.sqrt(RISE / 4)])
     net, x, y, best = _quadratic()
     data = {"x_train": x, "y_train": y, "x_test": x, "y_test": y}
     for axes in (["random", "random"], ["segment"]):

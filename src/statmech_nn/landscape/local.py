@@ -9,8 +9,9 @@ points"). Two uses:
   |gᵀd|·r ≤ 0.1 · ½|κ||d|²r² (:func:`critical_point_terms`, issue 16 item 1);
 - ranges chosen from the curvature (``ranges: auto``): the coordinate range r at which
   the quadratic term reaches a given rise, ½|κ||d|²r² = rise, r = √(2·rise / (|κ||d|²)),
-  per replica (:func:`auto_ranges`, issue 16 item 2), clipped to :data:`AUTO_RANGE_BOUNDS`
-  (units of |d|) where κ is near zero (flat) or huge.
+  per replica (:func:`auto_ranges`, issue 16 item 2), clipped where κ is near zero (flat)
+  or huge: at least :data:`AUTO_RANGE_MIN` (units of |d|), at most the length of θ₀ itself
+  (r|d| ≤ |θ₀|: a line never reaches further from θ₀ than θ₀ is from the origin).
 
 Gradients and curvatures are exact (autodiff, one Hessian-vector product per axis) in
 float64, with the replica's running statistics where given (BatchNorm ``eval``).
@@ -29,7 +30,7 @@ from statmech_nn.losses import loss_units
 from statmech_nn.nets import Network
 from statmech_nn.objective import Objective
 
-AUTO_RANGE_BOUNDS = (1.0e-3, 1.0e2)  # r of ``ranges: auto`` in units of |d|: [min, max]
+AUTO_RANGE_MIN = 1.0e-3  # the smallest r of ``ranges: auto``, in units of |d|
 
 
 def _problem(model, x, y, loss, weight_decay, buffers, device) -> LossProblem:
@@ -58,13 +59,17 @@ def axis_curvature(
     return ((d * hd).sum(-1) / d.pow(2).sum(-1)).detach().cpu()
 
 
-def auto_ranges(kappa: torch.Tensor, norms: torch.Tensor, rise: float) -> torch.Tensor:
-    """r = √(2·rise / (|κ||d|²)) per replica and axis (R, k), clipped to
-    :data:`AUTO_RANGE_BOUNDS`: the coordinate at which ½|κ||d|²r² = ``rise``."""
-    lo, hi = AUTO_RANGE_BOUNDS
-    curvature = kappa.abs().double() * norms.double().cpu().pow(2)
+def auto_ranges(
+    kappa: torch.Tensor, norms: torch.Tensor, rise: float, origin_norms: torch.Tensor
+) -> torch.Tensor:
+    """r = √(2·rise / (|κ||d|²)) per replica and axis (R, k): the coordinate at which
+    ½|κ||d|²r² = ``rise``, clipped to [:data:`AUTO_RANGE_MIN`, |θ₀|/|d|] (``norms`` |d|
+    (R, k), ``origin_norms`` |θ₀| (R,))."""
+    norms = norms.double().cpu()
+    curvature = kappa.abs().double() * norms.pow(2)
     r = torch.sqrt(2.0 * rise / curvature.clamp_min(torch.finfo(torch.float64).tiny))
-    return r.nan_to_num(hi).clamp(lo, hi)
+    top = (origin_norms.double().cpu().unsqueeze(-1) / norms).clamp_min(AUTO_RANGE_MIN)
+    return torch.minimum(r.nan_to_num(torch.inf), top).clamp_min(AUTO_RANGE_MIN)
 
 
 def reach_of(ranges: Sequence[Sequence[float]] | torch.Tensor, replicas: int) -> torch.Tensor:
@@ -155,7 +160,7 @@ def axis_grids(
     if not isinstance(ranges, str):
         grids = [torch.linspace(lo, hi, resolution, dtype=dtype) for lo, hi in ranges]
         return grids, directions, reach_of(ranges, origin.shape[0]), extra
-    reach = auto_ranges(kappa, directions.norm(dim=-1), auto_rise)
+    reach = auto_ranges(kappa, directions.norm(dim=-1), auto_rise, origin.norm(dim=-1))
     unit = torch.linspace(-1.0, 1.0, resolution, dtype=dtype)
     extra["a_coordinate"] = labelled(
         (reach[:, :1] * unit.double()).numpy(),

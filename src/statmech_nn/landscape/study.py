@@ -20,7 +20,7 @@ from statmech_nn.landscape.curvature import curvature_statistics, grid_curvature
 from statmech_nn.landscape.directions import pca_directions, random_directions, scale_direction
 from statmech_nn.landscape.grid import evaluate_grid
 from statmech_nn.landscape.local import (  # noqa: F401 - critical_point_terms: a public name
-    AUTO_RANGE_BOUNDS,
+    AUTO_RANGE_MIN,
     axis_grids,
     critical_point_terms,
 )
@@ -127,7 +127,7 @@ def slice_dataset(
     two for a plane), ``ranges`` the [low, high] coordinate range of each axis, or
     ``"auto"`` for a line (not a segment) whose range each replica takes from the
     curvature κ along it: r = √(2·auto_rise/(|κ||d|²)), so the curvature term rises by
-    ``auto_rise`` at ±r (bounded to :data:`AUTO_RANGE_BOUNDS`); the dimension ``a``
+    ``auto_rise`` at ±r (at least :data:`AUTO_RANGE_MIN`, at most |θ₀|/|d|); the dimension ``a``
     is then c/r and ``a_coordinate (replica, a)`` the coordinate c. ``resolution`` is
     the points per axis. ``data`` holds x_train, y_train, x_test, y_test. Returns
     train/test loss and accuracy on dims (replica, a[, b]) — the train loss is the
