@@ -115,3 +115,32 @@ def test_config_takes_auto_for_lines_only():
         match=r"^config slices.directions.hessian.ranges: 'auto' is not allowed",
     ):
         configcheck.check(config, schema)
+
+
+def test_figure_draws_auto_lines_in_units_of_each_replicas_range(tmp_path):
+    from statmech_nn import plots
+
+    net, x, y, best = _quadratic()
+    off = best + 0.2 * torch.randn(
+        best.shape, generator=torch.Generator().manual_seed(4), dtype=F64
+    )
+    data = {"x_train": x, "y_train": y, "x_test": x, "y_test": y}
+    ds = ls.slice_dataset(
+        net, torch.stack([best, off]), data, "mse", ["random"], "auto", 11, "unit", seed=3,
+        weight_decay=WD, auto_rise=RISE,
+    )  # fmt: skip
+    ds.attrs.update(dataset="toy", arch="perceptron", direction="auto_line")
+    style = {"panel_width": 3.0, "panel_height": 2.4, "dpi": 60}
+    fig = plots.slices_1d([ds], ["auto_line"], style)
+    ax = fig.axes[0]
+    r = ds.axis_range.values[:, 0]
+    assert "in units of r" in ax.get_xlabel() and f"{r.min():.2g}–{r.max():.2g}" in ax.get_xlabel()
+    assert ax.get_ylabel().startswith("training objective J − J(θ*)")
+    curves = [
+        ln for ln in ax.get_lines() if ln.get_linestyle() == "-" and len(ln.get_xdata()) == 11
+    ]
+    np.testing.assert_allclose([ln.get_xdata()[[0, -1]] for ln in curves], [[-1, 1]] * 2)
+    ends = np.array([ln.get_ydata()[[0, -1]].mean() for ln in curves])  # J − J(θ*) at ±1
+    np.testing.assert_allclose(ends, RISE, rtol=1e-7)
+    assert any(ln.get_linestyle() == ":" and ln.get_ydata()[0] == RISE for ln in ax.get_lines())
+    plots.save(fig, [tmp_path / "lines.png"], style)

@@ -56,7 +56,8 @@ def slices_random_vs_hessian(
     trained point in blue: the random plane looks like a minimum (all red), the
     plane of the λmax and λmin eigenvectors shows the saddle when λmin < 0. Thin
     contours at quantiles of the values; the bold contour is L = L(θ*). The title
-    gives the second-difference curvatures at the centre and flags a replica whose
+    gives the curvatures along the axes at the centre (exact where the file stores
+    ``axis_curvature``, else second differences) and flags a replica whose
     gradient is not small against the curvature over the range (a slope, not a
     critical point); the axes give each direction's length |d|. PCA planes show
     the training trajectory. A legend names the marker and every line style.
@@ -103,7 +104,10 @@ def slices_random_vs_hessian(
                 legend["trajectory"] = Line2D(
                     [], [], color="k", marker="o", ms=2, lw=0.8, label="training trajectory"
                 )
-            kappa = ds["centre_curvature"].isel(replica=0).values
+            # the exact curvature along the axis (HVP) where the file has it: a float32 grid's
+            # second difference cannot resolve the flat λmin axis
+            name_k = "axis_curvature" if "axis_curvature" in ds else "centre_curvature"
+            kappa = ds[name_k].isel(replica=0).values
             title = f"{name}: κa = {kappa[0]:.3g}, κb = {kappa[1]:.3g}"
             if "critical" in ds and not bool(ds["critical"].isel(replica=0).all()):
                 title += "\nslope ≥ 0.1 × curvature: not a critical point"
@@ -114,7 +118,7 @@ def slices_random_vs_hessian(
             fig.colorbar(
                 mesh,
                 ax=ax,
-                label=f"{_delta_label(ds)} ({unit}), symlog, linear ±{band:.1g}",
+                label=f"{_delta_label(ds)} ({unit})\nsymlog, linear ±{band:.1g}",
                 shrink=0.9,
             )
     fig.legend(
@@ -130,7 +134,8 @@ def _line_x(ds: xr.Dataset) -> tuple[np.ndarray, str]:
         return ds["a"].values, _axis_label(ds, "a")
     r = ds["axis_range"].sel(axis="a").values * ds["direction_norm"].sel(axis="a").values
     kind = _axis_label(ds, "a").split("\n")[0].removeprefix("a along ")
-    spread = f"{r.min():.2g}" if np.isclose(r.min(), r.max()) else f"{r.min():.2g}–{r.max():.2g}"
+    low, high = f"{r.min():.2g}", f"{r.max():.2g}"
+    spread = low if low == high else f"{low}–{high}"
     return ds["a"].values, f"{kind}, in units of r\n(|Δθ| at ±1: r = {spread} per replica)"
 
 
