@@ -256,12 +256,18 @@ def _check_slice_directions(slices: dict, train_replicas: int) -> None:
     directions = slices["directions"]
     for name, d in directions.items():
         key = f"slices.directions.{name}"
-        if len(d["ranges"]) != len(d["axes"]):
+        if d["ranges"] == "auto":
+            if len(d["axes"]) != 1 or d["axes"] == ["segment"]:
+                raise ConfigError(
+                    f"config {key}.ranges: 'auto' is not allowed with axes {d['axes']} "
+                    "(allowed: a line with one axis other than segment)"
+                )
+        elif len(d["ranges"]) != len(d["axes"]):
             raise ConfigError(
                 f"config {key}.ranges: {len(d['ranges'])} range(s) for {len(d['axes'])} axes "
                 "(allowed: one [low, high] per entry of axes)"
             )
-        for i, (low, high) in enumerate(d["ranges"]):
+        for i, (low, high) in enumerate([] if d["ranges"] == "auto" else d["ranges"]):
             if not low < high:
                 raise ConfigError(
                     f"config {key}.ranges[{i}]: {[low, high]} is not allowed (allowed: low < high)"

@@ -43,6 +43,7 @@ from statmech_nn.io import labelled
 from statmech_nn.landscape import interpolate
 from statmech_nn.losses import loss_units, targets
 from statmech_nn.nets import Network, network_from_attrs
+from statmech_nn.objective import Objective
 
 log = logging.getLogger(__name__)
 ALIGNMENTS = ("raw", "aligned")
@@ -126,6 +127,7 @@ def path_losses(
     memory_mb: float,
     buffers: torch.Tensor | None = None,
     end_buffers: torch.Tensor | None = None,
+    weight_decay: float = 0.0,
 ) -> torch.Tensor:
     """Training loss on the straight paths (1 − t)θa + t·θ'b of pairs (a, b): (..., n_pairs, n_t).
 
@@ -140,15 +142,18 @@ def path_losses(
     statistics ``buffers`` (R, B) and ``end_buffers`` (..., n_pairs, B) (those of the
     ends, channels permuted with them), (1 − t)·buffers_a + t·buffers_end at t
     (``bn_statistics: eval``): the ends are then the trained networks in eval mode.
+    ``weight_decay`` wd: the training objective L + (wd/2)‖θ‖² (:mod:`statmech_nn.objective`),
+    the function training minimised (barriers are then barriers of the objective).
     """
     a_idx = torch.as_tensor(a, device=theta.device)
     b_idx = torch.as_tensor(b, device=theta.device)
     start_buffers = None if buffers is None else buffers[a_idx]
     interior = interpolate(
-        model, theta[a_idx], ends, t[1:-1], x, y, loss, memory_mb, start_buffers, end_buffers
-    ).loss
+        model, theta[a_idx], ends, t[1:-1], x, y, loss, memory_mb, start_buffers, end_buffers,
+        weight_decay,
+    ).loss  # fmt: skip
     at_replica = interpolate(
-        model, theta, theta, t[:1], x, y, loss, memory_mb, buffers, buffers
+        model, theta, theta, t[:1], x, y, loss, memory_mb, buffers, buffers, weight_decay
     ).loss[:, 0]
     lead = interior.shape[:-1]
     start = at_replica[a_idx].expand(lead).unsqueeze(-1)
@@ -183,9 +188,11 @@ def overlap_dataset(
     barrier_threshold: float,
     memory_mb: float,
     buffers: torch.Tensor | None = None,
+    weight_decay: float = 0.0,
 ) -> xr.Dataset:
     """Overlaps, alignment, path losses, barriers and basins of replicas θ (R, P);
-    ``buffers`` (R, B): running statistics for paths in eval mode (:func:`path_losses`)."""
+    ``buffers`` (R, B): running statistics for paths in eval mode, ``weight_decay``: the
+    objective's L2 term (:func:`path_losses`)."""
     n = theta.shape[0]
     a, b = pair_indices(n)
     with _timed(f"alignment of {len(a)} pairs"):
@@ -197,8 +204,9 @@ def overlap_dataset(
         end_buffers = torch.stack([buffers[b], buffers[b].gather(-1, model.buffer_index(index))])
     with _timed(f"path losses ({len(a)} pairs x 2 alignments x {t_points} points)"):
         path = path_losses(
-            model, theta, a, b, pairs_b, t, x, y, loss, memory_mb, buffers, end_buffers
-        )
+            model, theta, a, b, pairs_b, t, x, y, loss, memory_mb, buffers, end_buffers,
+            weight_decay,
+        )  # fmt: skip
     with _timed("overlaps, barriers and basins"):
         bar = barrier(path)
         q_pairs, q_layer_pairs = pair_overlaps(model, theta[a].unsqueeze(0), pairs_b)
@@ -214,6 +222,7 @@ def overlap_dataset(
 
     layers = list(model.layers)
     units = loss_units(loss)
+    trained_for = Objective(loss, weight_decay)
     pair_dims = ("alignment", "pair")
     ds = xr.Dataset(
         {
@@ -236,7 +245,7 @@ def overlap_dataset(
             "path_loss": labelled(
                 path.numpy(),
                 (*pair_dims, "t"),
-                f"training {loss} loss on (1 − t)θa + tθb",
+                f"{trained_for.label} ({trained_for.name}) on (1 − t)θa + tθb",
                 units,
             ),
             "barrier": labelled(
@@ -320,9 +329,10 @@ def overlap_study(
         buffers = buffers[torch.as_tensor(status == "ok")].to(torch_dtype)
     ds = overlap_dataset(
         model, theta, x, y, train.attrs["loss"], healthy, t_points, barrier_threshold, memory_mb,
-        buffers,
+        buffers, Objective.of(train.attrs).weight_decay,
     )  # fmt: skip
     ds.attrs["bn_statistics"] = "none" if model.n_buffers == 0 else bn_statistics
+    ds.attrs.update(Objective.of(train.attrs).attrs())
     ds.attrs.update(
         dataset=train.attrs.get("dataset", ""),
         data_kind=data.attrs.get("kind", ""),

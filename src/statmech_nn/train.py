@@ -12,6 +12,7 @@ instead of R small ones.
 import json
 import logging
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -32,6 +33,7 @@ from statmech_nn.losses import (
 )
 from statmech_nn.nets import Network, build_network, input_shape_of
 from statmech_nn.nets.functional import full_batch_gradient
+from statmech_nn.objective import Objective
 from statmech_nn.optim import Optimizer
 from statmech_nn.polish import polish
 from statmech_nn.seeds import derive_seed
@@ -58,7 +60,8 @@ class TrainSettings:
 @dataclass
 class TrainResult:
     """Curves (R, epochs + 1; epoch 0 is the initialisation), final and snapshot parameters,
-    and the full-batch gradient norm ‖∇L‖ of the training loss at each snapshot (R, S)."""
+    and the full-batch gradient norm ‖∇J‖ of the training objective J = L + (wd/2)‖θ‖²
+    (:mod:`statmech_nn.objective`) at each snapshot (R, S)."""
 
     curves: dict[str, torch.Tensor]
     params: torch.Tensor
@@ -158,6 +161,7 @@ def train_replicas(
     diverged_epoch: list[int | None] = [None] * len(seeds)
     # the network's trainer: the MLP's hand-written backward, or torch.func for any network
     bp = model.trainer(s.loss)
+    objective = Objective(s.loss, s.weight_decay)
     measure = _evaluator(bp, x_train, y_train, x_test, y_test)
     grad = torch.empty_like(theta)
     x_batch = x_train.new_empty(len(seeds) * s.batch_size, x_train.shape[1])  # reused
@@ -174,7 +178,8 @@ def train_replicas(
             curves[name][:, epoch] = torch.where(alive, v, torch.nan).double().cpu()
         if epoch in keep:
             snaps.append(theta.clone())
-            g = full_batch_gradient(bp, theta, x_train, y_train)[1].norm(dim=-1)
+            g = objective.gradient(full_batch_gradient(bp, theta, x_train, y_train)[1], theta)
+            g = g.norm(dim=-1)
             grad_norms.append(torch.where(alive, g, torch.nan).double().cpu())
 
     record(0)
@@ -271,21 +276,28 @@ def train_study(
         if epoch is not None:
             log.warning("replica %d of %s diverged at epoch %d (loss NaN/Inf)", r, arch, epoch)
     finish = cfg.get("polish") or {"method": "none"}
+    objective = Objective(settings.loss, settings.weight_decay)
     if finish["method"] == "lbfgs":
+        start = time.perf_counter()
         done = polish(
             model, res.params, tensors["x_train"].cpu(), tensors["y_train"].cpu(),
-            settings.loss, finish["tol"], finish["max_steps"],
+            settings.loss, finish["tol"], finish["max_steps"], settings.weight_decay,
         )  # fmt: skip
         final, grad_norm, polished = done.params, done.grad_norm, True
-        log.info("polished: |grad L| = %s after %s L-BFGS steps", grad_norm.tolist(), done.steps)
+        log.info(
+            "polished (%s): |grad J| = %s after %s L-BFGS steps, %.1f s",
+            objective.name, grad_norm.tolist(), done.steps.tolist(), time.perf_counter() - start,
+        )  # fmt: skip
     else:
         final, polished = res.params, False
-        grad_norm = full_batch_gradient(
+        theta64 = res.params.double()
+        grad = full_batch_gradient(
             model.trainer(settings.loss),
-            res.params.double(),
+            theta64,
             tensors["x_train"].cpu().double(),
             tensors["y_train"].cpu(),
-        )[1].norm(dim=-1)
+        )[1]
+        grad_norm = objective.gradient(grad, theta64).norm(dim=-1)
 
     units = {"loss": loss_units(settings.loss), "accuracy": "1"}
     variables = {
@@ -305,13 +317,13 @@ def train_study(
     variables["grad_norm"] = labelled(
         grad_norm.numpy(),
         (REPLICA,),
-        "full-batch gradient norm of the training loss at params (float64)",
+        f"full-batch gradient norm of the {objective.label} {objective.name} at params (float64)",
         units["loss"],
     )
     variables["snapshot_grad_norm"] = labelled(
         res.snapshot_grad_norms.numpy(),
         (REPLICA, SNAPSHOT),
-        "full-batch gradient norm of the training loss at the snapshot",
+        f"full-batch gradient norm of the {objective.label} {objective.name} at the snapshot",
         units["loss"],
     )
     if polished:
@@ -359,5 +371,6 @@ def train_study(
             "loss": settings.loss,
             "n_diverged": int(sum(res.diverged)),
             "polish_json": json.dumps(finish, sort_keys=True),
+            **objective.attrs(),
         },
     )

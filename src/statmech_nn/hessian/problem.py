@@ -1,4 +1,9 @@
-"""The training loss of a network on fixed data as the closures curvature estimators take.
+"""The training objective of a network on fixed data as the closures curvature estimators take.
+
+The objective is J(θ) = L(θ) + (wd/2)‖θ‖² (:mod:`statmech_nn.objective`): the mean
+data loss L plus the L2 term training added (``weight_decay``; J = L when it is 0).
+Its Hessian is ∇²L + wd·I and its Gauss–Newton part G + wd·I (the penalty is its own
+Gauss–Newton approximation), the wd·I added to every product exactly.
 
 Running statistics (BatchNorm) enter as given buffers (``bn_statistics: eval``) or
 are recomputed at every θ (``recompute``); products walk the data in chunks
@@ -21,19 +26,21 @@ from statmech_nn.hessian.operators import (
 )
 from statmech_nn.losses import per_sample_loss
 from statmech_nn.nets import Network
+from statmech_nn.objective import Objective
 
 BN_STATISTICS = ("eval", "recompute")  # BatchNorm statistics at evaluated points
 
 
 @dataclass(frozen=True)
 class LossProblem:
-    """A model's training loss on fixed data, as the closures the estimators take.
+    """A model's training objective on fixed data, as the closures the estimators take.
 
     ``buffers`` (R, B), or (B,) for one replica: the running statistics BatchNorm layers
     are evaluated with (``bn_statistics: eval``); None recomputes them at θ on the
     model's bound training subset (``recompute``). ``sample_chunk``: samples per data
     chunk of a product, from a memory budget (:func:`hvp_sample_chunk`); None: all
     at once. The mean loss is Σ_c (n_c/n) L_c over the chunks either way.
+    ``weight_decay``: the L2 term of the objective (see the module).
     """
 
     model: Network
@@ -42,6 +49,11 @@ class LossProblem:
     loss: str
     buffers: torch.Tensor | None = None
     sample_chunk: int | None = None
+    weight_decay: float = 0.0
+
+    @property
+    def objective(self) -> Objective:
+        return Objective(self.loss, self.weight_decay)
 
     def _chunks(self) -> list[tuple[float, torch.Tensor, torch.Tensor]]:
         step, n = self.sample_chunk or len(self.y), len(self.y)
@@ -54,10 +66,16 @@ class LossProblem:
 
         return fn
 
-    def loss_fn(self, theta: torch.Tensor, buffers: torch.Tensor | None = None) -> torch.Tensor:
-        """Mean loss at θ (..., P), with ``buffers`` or else the problem's own."""
+    def data_loss_fn(
+        self, theta: torch.Tensor, buffers: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Mean data loss L at θ (..., P), with ``buffers`` or else the problem's own."""
         b = self.buffers if buffers is None else buffers
         return sum(w * self._chunk_loss(x, y)(theta, b) for w, x, y in self._chunks())
+
+    def loss_fn(self, theta: torch.Tensor, buffers: torch.Tensor | None = None) -> torch.Tensor:
+        """The objective J = L + (wd/2)‖θ‖² at θ (..., P) (L itself when wd = 0)."""
+        return self.objective.value(self.data_loss_fn(theta, buffers), theta)
 
     def replica(self, i: int) -> "LossProblem":
         """The problem of replica ``i`` alone (its own running statistics)."""
@@ -70,11 +88,15 @@ class LossProblem:
         return per_sample_loss(f, self.y, self.loss).mean(-1)
 
     def hessian(self, theta: torch.Tensor, mode: str = "linearize") -> MatMat:
-        """H·V at θ (*lead, P). Over several data chunks each product is rebuilt per
-        chunk: ``linearize`` (a trace per chunk and call) then runs as ``fresh``."""
+        """H·V at θ (*lead, P), H the objective's Hessian. Over several data chunks each
+        product is rebuilt per chunk: ``linearize`` (a trace per chunk and call) then runs
+        as ``fresh``."""
+        return self.objective.matmat(self._data_hessian(theta, mode))
+
+    def _data_hessian(self, theta: torch.Tensor, mode: str) -> MatMat:
         parts = self._chunks()
         if len(parts) == 1:
-            return hessian_matmat(self.loss_fn, theta, mode, self.buffers)
+            return hessian_matmat(self.data_loss_fn, theta, mode, self.buffers)
         per_chunk = "reverse" if mode == "reverse" else "fresh"
         return data_chunked(
             [
@@ -84,8 +106,8 @@ class LossProblem:
         )
 
     def ggn(self, theta: torch.Tensor, mode: str = "linearize") -> MatMat:
-        """G·V; J·v traced once by ``linearize`` only in that mode and over one data chunk
-        (else a fresh ``jvp``)."""
+        """G·V (G + wd·I with the objective's L2 term); J·v traced once by ``linearize``
+        only in that mode and over one data chunk (else a fresh ``jvp``)."""
         parts = self._chunks()
 
         def make(x: torch.Tensor, y: torch.Tensor, linearized: bool) -> MatMat:
@@ -98,8 +120,10 @@ class LossProblem:
             return ggn_matmat(outputs, output_loss, theta, linearized, self.buffers)
 
         if len(parts) == 1:
-            return make(self.x, self.y, mode == "linearize")
-        return data_chunked([(w, partial(make, x, y, False)) for w, x, y in parts])
+            return self.objective.matmat(make(self.x, self.y, mode == "linearize"))
+        return self.objective.matmat(
+            data_chunked([(w, partial(make, x, y, False)) for w, x, y in parts])
+        )
 
     def batch_size(self, memory_mb: float, itemsize: int) -> int:
         widths = self.model.activations_per_sample

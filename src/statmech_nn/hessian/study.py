@@ -2,7 +2,10 @@
 
 Assembles the kernels of :mod:`~statmech_nn.hessian.operators`,
 :mod:`~statmech_nn.hessian.eigen` and :mod:`~statmech_nn.hessian.traces` for the
-training loss of a network (:class:`LossProblem`) at each trained replica.
+training objective of a network (:class:`LossProblem`) at each trained replica: the
+data loss plus the L2 term training added, J = L + (wd/2)‖θ‖² (wd the training file's
+``weight_decay`` attr; :mod:`statmech_nn.objective`), so that H = ∇²L + wd·I is the
+Hessian of the function training minimised.
 """
 
 import logging
@@ -25,6 +28,7 @@ from statmech_nn.hessian.traces import TraceEstimate, hutchinson_trace, loss_val
 from statmech_nn.io import labelled
 from statmech_nn.losses import loss_units, targets
 from statmech_nn.nets import input_shape_of, network_from_attrs
+from statmech_nn.objective import Objective
 from statmech_nn.seeds import derive_seed
 from statmech_nn.train import resolve_device
 
@@ -255,10 +259,11 @@ class _Clock:
 def hessian_study(
     data: xr.Dataset, trained: xr.Dataset, cfg: dict, seed: int, device: str = "cpu"
 ) -> xr.Dataset:
-    """Curvature of the training loss at every healthy replica's final parameters.
+    """Curvature of the training objective at every healthy replica's final parameters.
 
     ``data`` holds ``x_train``/``y_train``, ``trained`` the ``params (replica,
-    param)``, ``status`` and attrs ``arch``/``loss`` of the train stage; ``cfg``
+    param)``, ``status`` and attrs ``arch``/``loss`` (and ``weight_decay``, the objective's
+    L2 term, 0 when absent) of the train stage; ``cfg``
     is the config's ``hessian`` section; its first ``cfg["replicas"]`` replicas
     (all when None) are analysed. Variables are listed in :data:`VARIABLES`;
     diverged replicas get NaN (and zero HVP counts).
@@ -276,6 +281,7 @@ def hessian_study(
     bn = cfg.get("bn_statistics", "recompute")
     buffers = stored_buffers(trained, model, bn)
     itemsize = theta.element_size()
+    objective = Objective.of(trained.attrs)
     problem = LossProblem(
         model,
         torch.as_tensor(x).to(dev, dtype),
@@ -283,6 +289,7 @@ def hessian_study(
         trained.attrs["loss"],
         None if buffers is None else buffers[ok].to(dev, dtype),
         hvp_sample_chunk(n, len(y), model.activations_per_sample, itemsize, cfg["memory_mb"]),
+        objective.weight_decay,
     )
     seeds = [derive_seed(seed, "replica", int(r)) % 2**31 for r in ok]
 
@@ -346,6 +353,7 @@ def hessian_study(
             **model.describe(),
             "dataset": trained.attrs.get("dataset", ""),
             "loss": problem.loss,
+            **objective.attrs(),
             "n_samples": len(y),
             "dtype": cfg["dtype"],
             "tau": cfg["tau"],

@@ -3,6 +3,8 @@
 κ(δ) = δᵀHδ / |δ|², exactly by Hessian-vector products or by finite differences
 [L(θ+hu) − 2L(θ) + L(θ−hu)] / h² with u = δ/|δ|. For δ ~ N(0, I_P),
 E[δᵀHδ] = tr H and E[κ] = tr H / P: random slices show the mean curvature.
+The loss is the training objective L + (wd/2)‖θ‖² (:mod:`statmech_nn.objective`),
+whose Hessian is ∇²L + wd·I, as in the Hessian stage.
 """
 
 import math
@@ -20,6 +22,7 @@ from statmech_nn.io import labelled
 from statmech_nn.landscape.budget import chunk_size, memory_per_point
 from statmech_nn.losses import loss_units, per_sample_loss
 from statmech_nn.nets import Network
+from statmech_nn.objective import Objective
 
 LossFn = Callable[[torch.Tensor], torch.Tensor]
 
@@ -90,9 +93,15 @@ def plane_curvatures(d1: torch.Tensor, d2: torch.Tensor, h1: torch.Tensor, h2: t
     return torch.linalg.eigvalsh(m)
 
 
-def model_loss(model: Network, x: torch.Tensor, y: torch.Tensor, loss: str) -> LossFn:
-    """The mean training loss as a function of parameters (..., P)."""
-    return lambda theta: per_sample_loss(model.forward(theta, x), y, loss).mean(-1)
+def model_loss(
+    model: Network, x: torch.Tensor, y: torch.Tensor, loss: str, weight_decay: float = 0.0
+) -> LossFn:
+    """The mean training loss as a function of parameters (..., P), plus (wd/2)‖θ‖² with
+    ``weight_decay`` (the training objective)."""
+    objective = Objective(loss, weight_decay)
+    return lambda theta: objective.value(
+        per_sample_loss(model.forward(theta, x), y, loss).mean(-1), theta
+    )
 
 
 def _mean_sem(v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -115,6 +124,7 @@ def curvature_statistics(
     memory_budget_mb: float = 32.0,
     device: torch.device | str = "cpu",
     trace_stderr: torch.Tensor | None = None,
+    weight_decay: float = 0.0,
 ) -> xr.Dataset:
     """Curvature seen by random projections at trained points θ (replica, P), in float64.
 
@@ -127,11 +137,12 @@ def curvature_statistics(
     (replica,) is tr H from the Hessian stage, stored next to the means, with its
     standard error ``trace_stderr`` (zero for an exact trace): the z-score
     (mean κ − tr H/P) / √(sem_κ² + (se_tr/P)²) says whether random slices see the
-    mean curvature within their errors (|z| ≲ 2).
+    mean curvature within their errors (|z| ≲ 2). ``weight_decay``: H is the Hessian of
+    the objective L + (wd/2)‖θ‖².
     """
     dt = torch.float64
     theta, x, y = theta.to(device, dt), x.to(device, dt), y.to(device)
-    fn = model_loss(model, x, y, loss)
+    fn = model_loss(model, x, y, loss, weight_decay)
     gen = torch.Generator().manual_seed(seed % 2**63)  # drawn on the CPU: the same on any device
     deltas = torch.randn(*theta.shape[:-1], n_directions, theta.shape[-1], generator=gen, dtype=dt)
     deltas, hessian_vectors = deltas.to(device), hessian_vectors.to(device, dt)
@@ -211,7 +222,12 @@ def curvature_statistics(
             wh: ["max", "min"],
             "eigen2d": ["min", "max"],
         },
-        attrs={"n_params": n_params, "fd_step": fd_step, "loss": loss},
+        attrs={
+            "n_params": n_params,
+            "fd_step": fd_step,
+            "loss": loss,
+            **Objective(loss, weight_decay).attrs(),
+        },
     )
 
 

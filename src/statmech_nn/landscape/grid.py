@@ -14,6 +14,10 @@ the parameters: a slice keeps its origin's running statistics at every point,
 the path (1 − t)·θa + t·θb gets (1 − t)·buffers_a + t·buffers_b (the trained
 networks in eval mode at its ends) — or, with ``buffers0 = None``, statistics
 recomputed at every point on the network's bound training subset.
+
+With ``weight_decay`` wd > 0 the loss is the training objective
+J = L + (wd/2)‖θ‖² (:mod:`statmech_nn.objective`); the penalty is added in float64
+from ‖θ₀‖², Dθ₀ and DDᵀ (no point formed), after the data loss.
 """
 
 from dataclasses import dataclass
@@ -24,6 +28,7 @@ from statmech_nn.landscape.budget import chunk_size, memory_per_point
 from statmech_nn.landscape.mlp_grid import _mlp_grid
 from statmech_nn.losses import loss_and_hits
 from statmech_nn.nets import MLP, Network
+from statmech_nn.objective import Objective
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,7 @@ def evaluate_grid(
     fast: bool = True,
     buffers0: torch.Tensor | None = None,
     buffer_directions: torch.Tensor | None = None,
+    weight_decay: float = 0.0,
 ) -> GridValues:
     """Loss and accuracy at θ₀ + Σⱼ cⱼ dⱼ for every row c of ``coords`` (n_points, k).
 
@@ -60,7 +66,8 @@ def evaluate_grid(
     False (parity tests); any other network the generic one. Interpolation between θa and θb is
     ``evaluate_grid(model, θa, (θb − θa)[None], t[:, None], ...)``. ``buffers0``
     (..., B) and ``buffer_directions`` (..., k, B): running statistics at the points
-    (see the module docstring); None recomputes them.
+    (see the module docstring); None recomputes them. ``weight_decay``: the loss is the
+    objective L + (wd/2)‖θ‖² (see the module docstring).
     """
     k = directions.shape[-2]
     if coords.ndim != 2 or coords.shape[1] != k:
@@ -82,6 +89,9 @@ def evaluate_grid(
             part = grid(*args, *buffers) if buffers else grid(*args)
             share = len(yb) / n  # the block's mean, weighted: the mean over all samples
             losses, accuracy = losses + share * part[0], accuracy + share * part[1]
+    if weight_decay:
+        penalty = Objective(loss, weight_decay).grid_penalty(theta0, directions, coords)
+        losses = (losses.double() + penalty).to(losses.dtype)
     n_points = coords.shape[0]
     return GridValues(losses.reshape(*lead, n_points), accuracy.reshape(*lead, n_points))
 
@@ -143,13 +153,15 @@ def line(
     memory_budget_mb: float = 32.0,
     buffers0: torch.Tensor | None = None,
     buffer_direction: torch.Tensor | None = None,
+    weight_decay: float = 0.0,
 ) -> GridValues:
     """Loss and accuracy along θ₀ + t·d for θ₀ (..., P), d (..., P), t (n,): shape (..., n);
-    running statistics ``buffers0 + t·buffer_direction`` where given (see the module)."""
+    running statistics ``buffers0 + t·buffer_direction`` where given (see the module);
+    the objective L + (wd/2)‖θ‖² with ``weight_decay``."""
     db = None if buffer_direction is None else buffer_direction.unsqueeze(-2)
     return evaluate_grid(
         model, theta0, direction.unsqueeze(-2), t.reshape(-1, 1), x, y, loss, memory_budget_mb,
-        buffers0=buffers0, buffer_directions=db,
+        buffers0=buffers0, buffer_directions=db, weight_decay=weight_decay,
     )  # fmt: skip
 
 
@@ -164,15 +176,20 @@ def interpolate(
     memory_budget_mb: float = 32.0,
     buffers_a: torch.Tensor | None = None,
     buffers_b: torch.Tensor | None = None,
+    weight_decay: float = 0.0,
 ) -> GridValues:
     """Loss and accuracy on the straight path (1 − t)·θa + t·θb: shape (..., n).
 
     With running statistics ``buffers_a``, ``buffers_b`` (BatchNorm, ``eval``) the
     point at t is evaluated with (1 − t)·buffers_a + t·buffers_b, interpolated as the
-    parameters are; without, statistics are recomputed at every point.
+    parameters are; without, statistics are recomputed at every point. ``weight_decay``:
+    the objective L + (wd/2)‖θ‖² (see the module).
     """
     db = None if buffers_a is None else buffers_b - buffers_a
-    return line(model, theta_a, theta_b - theta_a, t, x, y, loss, memory_budget_mb, buffers_a, db)
+    return line(
+        model, theta_a, theta_b - theta_a, t, x, y, loss, memory_budget_mb, buffers_a, db,
+        weight_decay,
+    )  # fmt: skip
 
 
 def plane(

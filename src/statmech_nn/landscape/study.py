@@ -1,4 +1,9 @@
-"""The slice stages: config entries -> directions and grids at trained replicas -> xarray."""
+"""The slice stages: config entries -> directions and grids at trained replicas -> xarray.
+
+The training loss of a slice is the training objective J = L + (wd/2)‖θ‖² of the
+training file (:mod:`statmech_nn.objective`; wd its ``weight_decay`` attr), the
+function training minimised; the test loss is the data loss on the test set alone.
+"""
 
 import json
 from collections.abc import Mapping, Sequence
@@ -11,11 +16,17 @@ from statmech_nn.dims import PARAM, REPLICA, SNAPSHOT
 from statmech_nn.errors import InputError
 from statmech_nn.hessian.problem import stored_buffers
 from statmech_nn.io import labelled
-from statmech_nn.landscape.curvature import curvature_statistics, grid_curvature, model_loss
+from statmech_nn.landscape.curvature import curvature_statistics, grid_curvature
 from statmech_nn.landscape.directions import pca_directions, random_directions, scale_direction
 from statmech_nn.landscape.grid import evaluate_grid
-from statmech_nn.losses import loss_units, per_sample_loss, targets
+from statmech_nn.landscape.local import (  # noqa: F401 - critical_point_terms: a public name
+    AUTO_RANGE_MIN,
+    axis_grids,
+    critical_point_terms,
+)
+from statmech_nn.losses import loss_units, targets
 from statmech_nn.nets import Network, network_from_attrs
+from statmech_nn.objective import Objective
 from statmech_nn.train import resolve_device
 
 AXIS_KINDS = ("random", "hessian_max", "hessian_min", "pca1", "pca2", "segment")
@@ -90,59 +101,13 @@ def _axis_directions(
     return params, directions, extra
 
 
-def critical_point_terms(
-    model: Network,
-    origin: torch.Tensor,
-    directions: torch.Tensor,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    loss: str,
-    ranges: Sequence[Sequence[float]],
-    curvature: np.ndarray,
-    buffers: torch.Tensor | None = None,
-) -> dict[str, xr.Variable]:
-    """Slope against curvature along each axis over its plotted range (THEORY.md).
-
-    With g = ∇L(θ₀) (full batch, float64) and r the largest |coordinate| of the axis,
-    the loss changes by about gᵀd·c + ½ dᵀHd·c²; the slice shows curvature, not a
-    slope, where the linear term |gᵀd|·r ≤ 0.1 × the curvature term ½|κ||d|²r²
-    (κ the second-difference curvature per |d|², ``curvature`` (R, k)).
-    """
-    fn = model_loss(model, x.double(), y, loss)
-    if buffers is not None:  # the loss the slice shows: the replica's running statistics
-
-        def fn(th: torch.Tensor) -> torch.Tensor:
-            out = model.forward(th, x.double(), buffers.double())
-            return per_sample_loss(out, y, loss).mean(-1)
-
-    theta = origin.double()
-    g = torch.func.grad(lambda th: fn(th).sum())(theta)
-    reach = torch.tensor([max(abs(lo), abs(hi)) for lo, hi in ranges], dtype=torch.float64)
-    d = directions.double()
-    linear = (d @ g.unsqueeze(-1)).squeeze(-1).abs().cpu() * reach
-    quadratic = 0.5 * np.abs(curvature) * (d.norm(dim=-1).cpu().numpy() ** 2) * reach.numpy() ** 2
-    dims = (REPLICA, "axis")
-    return {
-        "grad_norm": labelled(
-            g.norm(dim=-1).cpu().numpy(), (REPLICA,), "full-batch gradient norm at the origin"
-        ),
-        "linear_term": labelled(linear.numpy(), dims, "slope term |gᵀd|·r over the axis range"),
-        "curvature_term": labelled(quadratic, dims, "curvature term ½|κ||d|²r² over the range"),
-        "critical": labelled(
-            linear.numpy() <= 0.1 * quadratic,
-            dims,
-            "slice shows curvature, not slope: linear term <= 0.1 x curvature term",
-        ),
-    }
-
-
 def slice_dataset(
     model: Network,
     params: torch.Tensor,
     data: Mapping[str, torch.Tensor],
     loss: str,
     axes: Sequence[str],
-    ranges: Sequence[Sequence[float]],
+    ranges: Sequence[Sequence[float]] | str,
     resolution: int,
     normalisation: str = "filter",
     bias: str = "zero",
@@ -153,21 +118,33 @@ def slice_dataset(
     memory_budget_mb: float = 32.0,
     device: torch.device | str = "cpu",
     buffers: torch.Tensor | None = None,
+    weight_decay: float = 0.0,
+    auto_rise: float = 0.05,
 ) -> xr.Dataset:
     """A labelled slice through every replica's trained parameters ``params`` (R, P).
 
     ``axes`` lists the kind of each axis (:data:`AXIS_KINDS`; one for a line,
-    two for a plane), ``ranges`` the [low, high] coordinate range of each axis
-    and ``resolution`` the points per axis. ``data`` holds x_train, y_train,
-    x_test, y_test. Returns train/test loss and accuracy on dims (replica, a[, b]),
-    the origins and directions, and the second-difference curvature at the
-    grid point nearest the origin along each axis, κⱼ = Δ²L / (Δcⱼ² |dⱼ|²).
-    ``buffers`` (R, B): running statistics to evaluate BatchNorm layers with, the
-    replica's at every point of its slice and, on a segment, interpolated linearly
-    to its partner's (``bn_statistics: eval``); None recomputes them at every point.
+    two for a plane), ``ranges`` the [low, high] coordinate range of each axis, or
+    ``"auto"`` for a line (not a segment) whose range each replica takes from the
+    curvature κ along it: r = √(2·auto_rise/(|κ||d|²)), so the curvature term rises by
+    ``auto_rise`` at ±r (at least :data:`AUTO_RANGE_MIN`, at most |θ₀|/|d|); the dimension ``a``
+    is then c/r and ``a_coordinate (replica, a)`` the coordinate c. ``resolution`` is
+    the points per axis. ``data`` holds x_train, y_train, x_test, y_test. Returns
+    train/test loss and accuracy on dims (replica, a[, b]) — the train loss is the
+    training objective L + (wd/2)‖θ‖² with ``weight_decay`` wd, the test loss the data
+    loss — the origins and directions, each axis's reach r (``axis_range``) and the
+    second-difference curvature at the grid point nearest the origin along each axis,
+    κⱼ = Δ²J / (Δcⱼ² |dⱼ|²). ``buffers`` (R, B): running statistics to evaluate
+    BatchNorm layers with, the replica's at every point of its slice and, on a segment,
+    interpolated linearly to its partner's (``bn_statistics: eval``); None recomputes
+    them at every point.
     """
-    if len(ranges) != len(axes):
+    auto = isinstance(ranges, str)
+    if auto and (ranges != "auto" or len(axes) != 1 or axes[0] == "segment"):
+        raise InputError(f"slice ranges {ranges!r}: 'auto' is for a line (one axis, no segment)")
+    if not auto and len(ranges) != len(axes):
         raise InputError(f"slice ranges {list(ranges)}: expected one [low, high] per axis {axes}")
+    objective = Objective(loss, weight_decay)
     gen = torch.Generator().manual_seed(seed % 2**63)
     origin, directions, extra = _axis_directions(
         model, params, axes, normalisation, bias, gen, snapshots, hessian_vectors
@@ -180,8 +157,11 @@ def slice_dataset(
         if "partner" in extra:
             partner = torch.as_tensor(extra["partner"].values, device=device)
             buffer_directions = (buffers[partner] - buffers).unsqueeze(1)
+    grids, steps, reach, grid_extra = axis_grids(
+        model, origin, directions, data, loss, ranges, resolution, objective,
+        None if buffers is None else buffers.cpu(), auto_rise,
+    )  # fmt: skip
     k = len(axes)
-    grids = [torch.linspace(lo, hi, resolution, dtype=params.dtype) for lo, hi in ranges]
     coords = torch.cartesian_prod(*grids).reshape(-1, k)
     names = AXIS_NAMES[:k]
     dims = (REPLICA, *names)
@@ -191,7 +171,7 @@ def slice_dataset(
         values = evaluate_grid(
             model,
             origin,
-            directions,
+            steps,
             coords,
             data[f"x_{split}"],
             data[f"y_{split}"],
@@ -199,26 +179,40 @@ def slice_dataset(
             memory_budget_mb,
             buffers0=buffers,
             buffer_directions=buffer_directions,
+            weight_decay=weight_decay if split == "train" else 0.0,
         )
+        what = objective.label if split == "train" else "loss"
         variables[f"{split}_loss"] = labelled(
-            values.loss.reshape(shape).cpu().numpy(), dims, f"mean {split} loss ({loss})"
+            values.loss.reshape(shape).cpu().numpy(),
+            dims,
+            f"mean {split} loss ({loss})"
+            if what == "loss" or not weight_decay
+            else f"{what} ({objective.name})",
         )
         variables[f"{split}_accuracy"] = labelled(
             values.accuracy.reshape(shape).cpu().numpy(), dims, f"{split} accuracy"
         )
     variables["centre_curvature"] = labelled(
         grid_curvature(
-            variables["train_loss"].values, [g.numpy() for g in grids], directions.norm(dim=-1)
+            variables["train_loss"].values, [g.numpy() for g in grids], steps.norm(dim=-1)
         ),
         (REPLICA, "axis"),
-        "second-difference curvature of the training loss at the origin along each axis",
+        f"second-difference curvature of the {objective.label} at the origin along each axis",
     )
+    # the criterion's κ: the exact curvature along the axis, not the grid's second difference
+    # (a float32 grid cannot resolve a curvature of 1e-5 over one step)
     variables.update(
         critical_point_terms(
-            model, origin, directions, data["x_train"], data["y_train"], loss, ranges,
-            variables["centre_curvature"].values, None if buffers is None else buffers.cpu(),
+            model, origin, directions, data["x_train"], data["y_train"], loss, reach,
+            grid_extra["axis_curvature"].values, None if buffers is None else buffers.cpu(),
+            weight_decay,
         )
     )  # fmt: skip
+    variables["axis_range"] = labelled(
+        reach.numpy(),
+        (REPLICA, "axis"),
+        "reach r of each axis: largest |coordinate| (units of |d|)",
+    )
     for name in ("train_loss", "test_loss", "centre_curvature", "linear_term", "curvature_term"):
         variables[name].attrs["units"] = loss_units(loss)
     variables["origin"] = labelled(origin.cpu().numpy(), (REPLICA, PARAM), "slice origin θ₀")
@@ -236,9 +230,13 @@ def slice_dataset(
     variables.update(extra)
     coords_out: dict[str, object] = {REPLICA: np.arange(params.shape[0]), "axis": list(names)}
     for name, g in zip(names, grids, strict=True):
-        coords_out[name] = xr.Variable(
-            name, g.cpu().numpy(), attrs={"long_name": f"coordinate along direction {name}"}
-        )
+        long_name = f"coordinate along direction {name}"
+        if auto:
+            long_name += " in units of the replica's axis_range"
+        coords_out[name] = xr.Variable(name, g.cpu().numpy(), attrs={"long_name": long_name})
+    if "a_coordinate" in grid_extra:
+        coords_out["a_coordinate"] = grid_extra.pop("a_coordinate")
+    variables.update(grid_extra)
     coords_out["axis_kind"] = ("axis", list(axes))
     if param_tensor is not None:
         coords_out["param_tensor"] = (PARAM, list(param_tensor))
@@ -250,6 +248,9 @@ def slice_dataset(
             "normalisation": normalisation,
             "bias": bias,
             "loss": loss,
+            **objective.attrs(),
+            "ranges": "auto" if auto else json.dumps([list(r) for r in ranges]),
+            **({"auto_rise": auto_rise} if auto else {}),
             "bn_statistics": (
                 "none" if model.n_buffers == 0 else "eval" if buffers is not None else "recompute"
             ),
@@ -311,6 +312,7 @@ def slice_study(
     ``bias`` and ``bn_statistics`` (see :func:`slice_dataset`).
     """
     chosen = healthy_replicas(train, replicas)
+    objective = Objective.of(train.attrs)
     model, params, tensors = _study_inputs(train, data, chosen, getattr(torch, dtype))
     buffers = stored_buffers(train, model, direction.get("bn_statistics", "recompute"))
     if buffers is not None:
@@ -341,6 +343,8 @@ def slice_study(
         memory_mb,
         resolve_device(device),
         buffers,
+        objective.weight_decay,
+        direction.get("auto_rise", 0.05),
     )
     ds = ds.assign_coords({REPLICA: chosen})
     ds.attrs.update(arch=train.attrs["arch"], dataset=train.attrs.get("dataset", ""))
@@ -391,6 +395,7 @@ def curvature_study(
         memory_mb,
         resolve_device(device),
         trace_stderr,
+        Objective.of(train.attrs).weight_decay,
     )
     ds = ds.assign_coords({REPLICA: chosen})
     ds.attrs["bn_statistics"] = "recompute" if model.n_buffers else "none"

@@ -4,7 +4,6 @@ from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 import seaborn as sns
 import xarray as xr
 from matplotlib.lines import Line2D
@@ -19,6 +18,14 @@ def _slice_groups(slices: Sequence[xr.Dataset]) -> dict[str, dict[str, xr.Datase
         row = f"{ds.attrs['dataset']} / {ds.attrs['arch']}"
         groups.setdefault(row, {})[ds.attrs["direction"]] = ds
     return groups
+
+
+def _delta_label(ds: xr.Dataset) -> str:
+    """The plotted difference: the training objective J where the file's weight decay adds
+    an L2 term to the loss L, else L, minus its value at θ*."""
+    if float(ds.attrs.get("weight_decay", 0.0)):
+        return "training objective J − J(θ*)"
+    return "L − L(θ*)"
 
 
 def _axis_label(ds: xr.Dataset, axis: str) -> str:
@@ -49,7 +56,8 @@ def slices_random_vs_hessian(
     trained point in blue: the random plane looks like a minimum (all red), the
     plane of the λmax and λmin eigenvectors shows the saddle when λmin < 0. Thin
     contours at quantiles of the values; the bold contour is L = L(θ*). The title
-    gives the second-difference curvatures at the centre and flags a replica whose
+    gives the curvatures along the axes at the centre (exact where the file stores
+    ``axis_curvature``, else second differences) and flags a replica whose
     gradient is not small against the curvature over the range (a slope, not a
     critical point); the axes give each direction's length |d|. PCA planes show
     the training trajectory. A legend names the marker and every line style.
@@ -96,7 +104,10 @@ def slices_random_vs_hessian(
                 legend["trajectory"] = Line2D(
                     [], [], color="k", marker="o", ms=2, lw=0.8, label="training trajectory"
                 )
-            kappa = ds["centre_curvature"].isel(replica=0).values
+            # the exact curvature along the axis (HVP) where the file has it: a float32 grid's
+            # second difference cannot resolve the flat λmin axis
+            name_k = "axis_curvature" if "axis_curvature" in ds else "centre_curvature"
+            kappa = ds[name_k].isel(replica=0).values
             title = f"{name}: κa = {kappa[0]:.3g}, κb = {kappa[1]:.3g}"
             if "critical" in ds and not bool(ds["critical"].isel(replica=0).all()):
                 title += "\nslope ≥ 0.1 × curvature: not a critical point"
@@ -107,7 +118,7 @@ def slices_random_vs_hessian(
             fig.colorbar(
                 mesh,
                 ax=ax,
-                label=f"L − L(θ*) ({unit}), symlog, linear ±{band:.1g}",
+                label=f"{_delta_label(ds)} ({unit})\nsymlog, linear ±{band:.1g}",
                 shrink=0.9,
             )
     fig.legend(
@@ -116,45 +127,69 @@ def slices_random_vs_hessian(
     return fig
 
 
-def slices_1d(slices: Sequence[xr.Dataset], names: Sequence[str], style: Mapping) -> plt.Figure:
-    """Training and test loss along lines through the trained points, every replica.
+def _line_x(ds: xr.Dataset) -> tuple[np.ndarray, str]:
+    """x values of a line and their label: the coordinate in units of |d|, or, on a line
+    with per-replica ranges (``ranges: auto``), in units of each replica's own range r."""
+    if ds.attrs.get("ranges") != "auto":
+        return ds["a"].values, _axis_label(ds, "a")
+    r = ds["axis_range"].sel(axis="a").values * ds["direction_norm"].sel(axis="a").values
+    kind = _axis_label(ds, "a").split("\n")[0].removeprefix("a along ")
+    low, high = f"{r.min():.2g}", f"{r.max():.2g}"
+    spread = low if low == high else f"{low}–{high}"
+    return ds["a"].values, f"{kind}, in units of r\n(|Δθ| at ±1: r = {spread} per replica)"
 
-    One row per data set and architecture, one column per line in ``names``
-    (random, Hessian eigenvector or replica-to-replica segment).
+
+def slices_1d(slices: Sequence[xr.Dataset], names: Sequence[str], style: Mapping) -> plt.Figure:
+    """L − L(θ*) along lines through the trained points, every replica, each at its own scale.
+
+    One row per data set and architecture, one column per line in ``names`` (random,
+    Hessian eigenvector or replica-to-replica segment). Training loss (solid; the training
+    objective where the file's weight decay adds an L2 term) and test loss (dashed), each
+    minus its value at the replica's trained point, so replicas whose losses differ share
+    one y scale per panel. A line with curvature-chosen ranges (``ranges: auto``) is drawn
+    against c/r, r each replica's own range, with the rise ``auto_rise`` its curvature
+    term reaches at ±1 dotted.
     """
     groups = _slice_groups(slices)
-    frames = []
-    for label, by_name in groups.items():
-        for name in names:
-            ds = by_name[name]
-            for split in ("train", "test"):
-                df = ds[f"{split}_loss"].to_dataframe(name="loss").reset_index()
-                frames.append(df.assign(split=split, row=label, direction=name))
-    df = pd.concat(frames, ignore_index=True)
-    grid = sns.relplot(
-        data=df,
-        x="a",
-        y="loss",
-        hue="replica",
-        style="split",
-        row="row",
-        col="direction",
-        col_order=list(names),
-        kind="line",
-        palette="colorblind",
-        estimator=None,
-        units=None,
-        facet_kws={"sharex": False, "sharey": False, "margin_titles": True},
-        height=style["panel_height"],
-        aspect=style["panel_width"] / style["panel_height"],
+    fig, axes = plt.subplots(
+        len(groups),
+        len(names),
+        figsize=(style["panel_width"] * len(names), style["panel_height"] * 1.25 * len(groups)),
+        squeeze=False,
+        constrained_layout=True,
     )
-    grid.set_titles(row_template="{row_name}", col_template="{col_name}")
-    first = next(iter(groups.values()))
-    unit = first[names[0]]["train_loss"].attrs.get("units", "1")
-    for (_, name), ax in grid.axes_dict.items():
-        ax.set_xlabel(_axis_label(first[name], "a"))
-        ax.set_ylabel(f"loss ({unit})")
-    return grid.figure
+    legend: dict[str, Line2D] = {}
+    for row, (label, by_name) in enumerate(groups.items()):
+        for col, name in enumerate(names):
+            ds, ax = by_name[name], axes[row, col]
+            x, xlabel = _line_x(ds)
+            centre = int(np.argmin(np.abs(ds["a"].values)))
+            for i, replica in enumerate(ds["replica"].values):
+                colour = f"C{i % 10}"
+                for split, ls in (("train", "-"), ("test", "--")):
+                    loss = ds[f"{split}_loss"].sel(replica=replica).values
+                    ax.plot(x, loss - loss[centre], color=colour, ls=ls, lw=1.0)
+                legend.setdefault(
+                    f"replica {replica}",
+                    Line2D([], [], color=colour, lw=2, label=f"replica {replica}"),
+                )
+            if ds.attrs.get("ranges") == "auto":
+                rise = float(ds.attrs["auto_rise"])
+                ax.axhline(rise, color="k", ls=":", lw=0.8)
+                legend["rise"] = Line2D([], [], color="k", ls=":", lw=0.8, label="auto_rise")
+            ax.axhline(0.0, color="0.6", lw=0.5)
+            ax.set_title(f"{label}: {name}" if len(groups) > 1 else name, fontsize="small")
+            ax.set_xlabel(xlabel)
+            unit = ds["train_loss"].attrs.get("units", "1")
+            ax.set_ylabel(f"{_delta_label(ds)} ({unit})" if col == 0 else "")
+    penalised = any(float(ds.attrs.get("weight_decay", 0.0)) for ds in slices)
+    train = "training objective J = L + (wd/2)|θ|²" if penalised else "training loss L"
+    legend["train"] = Line2D([], [], color="k", ls="-", label=train)
+    legend["test"] = Line2D([], [], color="k", ls="--", label="test loss L")
+    fig.legend(
+        handles=list(legend.values()), loc="outside lower center", ncols=6, fontsize="x-small"
+    )
+    return fig
 
 
 def projected_curvature(curvature: Sequence[xr.Dataset], style: Mapping) -> plt.Figure:
