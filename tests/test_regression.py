@@ -77,12 +77,19 @@ def test_regression_through_train_hessian_slices_and_curvature():
     assert np.isnan(trained.test_accuracy).all()
     hcfg = {**QUICK["hessian"], "replicas": 2, "k": 2, "slq_probes": 2, "trace_probes": 4}
     hess = hessian.hessian_study(data, trained, hcfg, seed=2)
-    # the dense Hessian of ½ mean (f − y)² at replica 0 has the stored extreme eigenvalues
+    # the dense Hessian of the objective ½ mean (f − y)² + (wd/2)|θ|² at replica 0 has the
+    # stored extreme eigenvalues
     model = MLP.build("mlp-d1-w16-tanh", 2, 1)
     x = torch.as_tensor(data.x_train.values)
     y = torch.as_tensor(data.y_train.values)
     theta = torch.as_tensor(trained.params.values[0])
-    eig = torch.linalg.eigvalsh(dense_hessian(lambda t: mean_loss(model, t, x, y, "mse"), theta))
+    wd = float(cfg["weight_decay"])
+    assert trained.attrs["weight_decay"] == wd
+
+    def objective(t):
+        return mean_loss(model, t, x, y, "mse") + 0.5 * wd * (t * t).sum(-1)
+
+    eig = torch.linalg.eigvalsh(dense_hessian(objective, theta))
     dense = np.sort(hess["dense_eigenvalues"].sel(replica=0).values)
     np.testing.assert_allclose(dense, eig.numpy(), rtol=1e-8, atol=1e-10)
     lam = hess["lambda_extreme"].sel(replica=0).values  # (max, min)
@@ -93,7 +100,8 @@ def test_regression_through_train_hessian_slices_and_curvature():
             trained, data, s["directions"][name], 2, "float64", s["memory_mb"], seed=3, hessian=hess
         )
         centre = sl.train_loss.isel(a=5, b=5).values  # the grid's origin is the replica
-        np.testing.assert_allclose(centre, trained.train_loss.values[:, -1], rtol=1e-6)
+        at_params = objective(torch.as_tensor(trained.params.values)).numpy()  # polished θ*
+        np.testing.assert_allclose(centre, at_params, rtol=1e-6)
         assert np.isnan(sl.train_accuracy).all()
     curv = landscape.curvature_study(trained, data, hess, 2, 8, 1e-3, s["memory_mb"], seed=4)
     np.testing.assert_allclose(curv.curvature_fd, curv.curvature, rtol=1e-3, atol=1e-5)
