@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from statmech_nn.errors import ConfigError
 
 # Keys of the ``train`` section a ``train.runs`` block may set for its own pairs. The others
-# (replicas, snapshots, dtype, loss, ...) stay shared, so that the Hessian, slice and overlap
+# (replicas, snapshots, dtype, loss) stay shared, so that the Hessian, slice and overlap
 # stages check their replica counts and sizes against one ``train`` section.
-OVERRIDES = ("epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay")
+OVERRIDES = ("epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "polish")
 LISTS = ("datasets", "architectures", "runs")  # the keys that say what to train, not how
 
 
