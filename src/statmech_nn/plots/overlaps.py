@@ -108,17 +108,19 @@ def _overlap_legend(fig: plt.Figure, axes: Sequence[plt.Axes]) -> None:
 def overlap_vs_depth(runs: Sequence[xr.Dataset], style: Mapping) -> plt.Figure:
     """Mean overlap and mean barrier (raw and aligned) and basin count against depth.
 
-    Points are pair means per architecture, colour the width, line style raw or
-    aligned; error bars the standard deviation over pairs. One row per data set.
+    Points are pair means per architecture, colour the width (hidden units, or channels of
+    a CNN; one colour per width in every panel), line style raw or aligned; error bars the
+    standard deviation over pairs. One row per data set.
     """
     df, labels = _overlap_table(runs)
     datasets = list(dict.fromkeys(df["dataset"]))
+    widths = sorted(df["width"].unique())  # one colour per width in every panel
     fig, axes = panel_grid(3 * len(datasets), style)
     for row, dataset in enumerate(datasets):
         for col, quantity in enumerate(labels):
             ax = axes[3 * row + col]
             part = df[(df["dataset"] == dataset) & (df["quantity"] == quantity)]
-            _overlap_lines(ax, part, x="depth", hue="width")
+            _overlap_lines(ax, part, x="depth", hue="width", hue_order=widths)
             ax.set_title(dataset)
             ax.set_xlabel("hidden layers (depth)")
             ax.set_ylabel(labels[quantity])
