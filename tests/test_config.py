@@ -235,7 +235,7 @@ REFUSED = {
     "block-sets-a-shared-key": (
         {"train.runs.0.replicas": 8},
         "config train.runs[0].replicas: unknown key (allowed at train.runs[0]: architectures, "
-        "batch_size, datasets, epochs, lr, momentum, optimizer, weight_decay)",
+        "batch_size, datasets, epochs, lr, momentum, optimizer, polish, weight_decay)",
     ),
     "empty-block": (
         {"train.runs.0.architectures": []},
@@ -285,7 +285,7 @@ REFUSED = {
         "directions, a smaller network)",
     ),
     "overlaps-memory": (
-        {**WIDE, "train.replicas": 12, "overlaps.t_points": 41},
+        {**WIDE, "train.replicas": 12, "overlaps.t_points": 41, "overlaps.dtype": "float64"},
         "config overlaps x train.replicas x train.architectures 'mlp-d3-w4096' on "
         "datasets.digits: needs about 53 GiB in one job (allowed: at most 24 GiB; fewer "
         "train.replicas or overlaps.t_points, a smaller network)",
