@@ -41,8 +41,9 @@ def test_a_block_overrides_only_its_own_pairs_settings():
     config = checked()
     cnn, mlp = runs.settings(config, "digits_images", CNN), runs.settings(config, "digits", MLPS[0])
     assert (cnn["lr"], mlp["lr"]) == (0.01, 0.003)
-    assert {k: v for k, v in cnn.items() if k != "lr"} == {
-        k: v for k, v in mlp.items() if k != "lr"
+    assert (cnn["polish"]["method"], mlp["polish"]["method"]) == ("none", "lbfgs")
+    assert {k: v for k, v in cnn.items() if k not in ("lr", "polish")} == {
+        k: v for k, v in mlp.items() if k not in ("lr", "polish")
     }
     # the main pairs' settings are the train section less the lists: adding or editing a block
     # changes no main pair's params, so it reruns no other training
