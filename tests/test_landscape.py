@@ -386,19 +386,25 @@ def test_bad_axes_are_one_line_errors(axes):
 
 
 def _write_hessian_file(repo, dataset: str, arch: str, replicas: int):
-    """Stand-in for the Hessian stage: dense eigendecomposition by HVPs of basis vectors."""
+    """Stand-in for the Hessian stage: dense eigendecomposition, by HVPs of basis vectors, of
+    the objective the slices analyse (the data loss plus the L2 term of the training)."""
     from statmech_nn import io
     from statmech_nn.hessian import hvp
 
     train = io.read_dataset(repo / f"results/train/{dataset}/{arch}.nc")
     data = io.read_dataset(repo / f"results/data/{dataset}.nc")
     model = Model.build(arch, int(train.attrs["in_dim"]), int(train.attrs["out_dim"]))
-    fn = ls.model_loss(
+    data_loss = ls.model_loss(
         model,
         torch.as_tensor(data["x_train"].values, dtype=torch.float64),
         torch.as_tensor(data["y_train"].values),
         train.attrs["loss"],
     )
+    wd = float(train.attrs.get("weight_decay", 0.0))  # the analysed objective's L2 term
+
+    def fn(theta):
+        return data_loss(theta) + 0.5 * wd * (theta * theta).sum(-1)
+
     eye = torch.eye(model.n_params, dtype=torch.float64)
     values, vectors, traces = [], [], []
     for r in range(replicas):
