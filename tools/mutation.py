@@ -48,6 +48,7 @@ EXTRA_TESTS = {
         "tests/test_chunks.py",
         "tests/test_buffers.py",
         "tests/test_polish.py",
+        "tests/test_slice_ranges.py",
     ],
     "hessian": ["tests/test_synthetic.py", "tests/test_chunks.py", "tests/test_buffers.py"],
     "train": ["tests/test_polish.py", "tests/test_buffers.py", "tests/test_regression.py"],
