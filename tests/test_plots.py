@@ -23,13 +23,24 @@ def _overlap_run(kind: str, n_train: int, depth: int, seed: int) -> xr.Dataset:
     pairs = 6
     q = np.stack([rng.normal(0.1, 0.02, pairs), rng.normal(0.4, 0.05, pairs)])
     barrier = np.stack([rng.uniform(0.5, 1.0, pairs), rng.uniform(0.0, 0.2, pairs)])
+    thresholds = np.logspace(-3, 0, 7)
+    merged = np.where(thresholds < barrier[1].max(), 4, 1)  # 4 replicas, one basin above
     return xr.Dataset(
         {
             "q_pair": (("alignment", "pair"), q, {"long_name": "overlap", "units": "1"}),
             "barrier": (("alignment", "pair"), barrier, {"long_name": "barrier", "units": "nats"}),
             "n_basins": ((), np.int64(rng.integers(1, 4)), {"long_name": "basins", "units": "1"}),
+            "n_basins_by_threshold": (
+                ("threshold",),
+                merged,
+                {"long_name": "basins", "units": "1"},
+            ),
         },
-        coords={"alignment": ["raw", "aligned"], "pair": np.arange(pairs)},
+        coords={
+            "alignment": ["raw", "aligned"],
+            "pair": np.arange(pairs),
+            "threshold": ("threshold", thresholds, {"units": "nats"}),
+        },
         attrs={
             "dataset": f"{kind}_n{n_train}",
             "data_kind": kind,
@@ -37,6 +48,7 @@ def _overlap_run(kind: str, n_train: int, depth: int, seed: int) -> xr.Dataset:
             "arch": f"mlp-d{depth}-w8-tanh",
             "depth": depth,
             "width": 8,
+            "barrier_threshold": 0.05,
         },
     )
 
@@ -70,7 +82,14 @@ def test_overlap_vs_train_size_renders_one_row_per_kind(overlap_runs, tmp_path):
 
 def test_overlap_vs_depth_renders_one_row_per_dataset(overlap_runs, tmp_path):
     fig = plots.overlap_vs_depth(overlap_runs[:2], STYLE)  # one data set, depths 1 and 2
-    assert len([ax for ax in fig.axes if ax.get_visible()]) == 3
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(visible) == 4
+    assert visible[2].get_ylabel() == "basins at barrier < 0.05 nats"
+    basins = visible[3]  # the count at every threshold, a line per architecture
+    assert basins.get_xscale() == "log" and basins.get_xlabel() == "barrier threshold (nats)"
+    steps = [line for line in basins.get_lines() if line.get_label().startswith("mlp-")]
+    assert [line.get_label() for line in steps] == ["mlp-d1-w8-tanh", "mlp-d2-w8-tanh"]
+    np.testing.assert_array_equal(steps[0].get_ydata(), overlap_runs[0]["n_basins_by_threshold"])
     plots.save(fig, [tmp_path / "f.png"], STYLE)
     assert (tmp_path / "f.png").stat().st_size > 0
 

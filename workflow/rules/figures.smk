@@ -157,7 +157,7 @@ FIGURE_TABLE = {
     "overlap_vs_depth": figure(
         "overlap_vs_depth",
         overlaps_targets(),
-        ["q_pair", "barrier", "n_basins"],
+        ["q_pair", "barrier", "n_basins", "n_basins_by_threshold"],
         "Overlaps",
     ),
     "overlap_vs_train_size": figure(

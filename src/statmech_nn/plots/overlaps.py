@@ -91,8 +91,11 @@ def _overlap_lines(ax, part: pd.DataFrame, x: str, hue: str, hue_order=None) -> 
     )
 
 
-def _overlap_legend(fig: plt.Figure, axes: Sequence[plt.Axes]) -> None:
-    """One legend for every panel: colours and line styles seaborn drew, and the error bar."""
+def _overlap_legend(
+    fig: plt.Figure, axes: Sequence[plt.Axes], extra: Mapping | None = None
+) -> None:
+    """One legend for every panel: colours and line styles seaborn drew, the error bar, and
+    ``extra`` handles (label -> artist) of panels drawn otherwise, under a heading."""
     handles = labelled_handles(axes)
     for ax in axes:
         if ax.get_legend() is not None:
@@ -100,33 +103,67 @@ def _overlap_legend(fig: plt.Figure, axes: Sequence[plt.Axes]) -> None:
     handles["sd"] = Line2D(
         [], [], color="grey", marker="|", ms=8, ls="", label="error bar: ± 1 sd over pairs"
     )
+    if extra:
+        handles["heading"] = Line2D([], [], ls="", label="basins by threshold")
+        handles |= dict(extra)
     fig.legend(
         handles=list(handles.values()), loc="outside right upper", frameon=False, fontsize="small"
     )
 
 
 def overlap_vs_depth(runs: Sequence[xr.Dataset], style: Mapping) -> plt.Figure:
-    """Mean overlap and mean barrier (raw and aligned) and basin count against depth.
+    """Mean overlap and mean barrier (raw and aligned), basin count against depth, and the
+    basin count against the barrier threshold.
 
     Points are pair means per architecture, colour the width (hidden units, or channels of
-    a CNN; one colour per width in every panel), line style raw or aligned; error bars the
-    standard deviation over pairs. One row per data set.
+    a CNN; one colour per width in the first three panels), line style raw or aligned; error
+    bars the standard deviation over pairs. The third panel counts basins at the configured
+    threshold (``barrier_threshold``); the fourth counts them at every threshold of the
+    overlap files (``n_basins_by_threshold``: replicas joined when their aligned barrier is
+    below it), one line per architecture, so a depth trend can be told from an artefact of
+    one cut. One row per data set.
     """
     df, labels = _overlap_table(runs)
     datasets = list(dict.fromkeys(df["dataset"]))
     widths = sorted(df["width"].unique())  # one colour per width in every panel
-    fig, axes = panel_grid(3 * len(datasets), style)
+    cut = runs[0].attrs.get("barrier_threshold")
+    if cut is not None:
+        labels = labels | {"basins": f"basins at barrier < {float(cut):g} {_barrier_unit(runs)}"}
+    fig, axes = panel_grid(4 * len(datasets), style, columns=4)
     for row, dataset in enumerate(datasets):
         for col, quantity in enumerate(labels):
-            ax = axes[3 * row + col]
+            ax = axes[4 * row + col]
             part = df[(df["dataset"] == dataset) & (df["quantity"] == quantity)]
             _overlap_lines(ax, part, x="depth", hue="width", hue_order=widths)
             ax.set_title(dataset)
             ax.set_xlabel("hidden layers (depth)")
             ax.set_ylabel(labels[quantity])
             ax.xaxis.get_major_locator().set_params(integer=True)
-    _overlap_legend(fig, axes)
+        _basins_by_threshold(axes[4 * row + 3], [r for r in runs if r.attrs["dataset"] == dataset])
+    lines = [ax for i, ax in enumerate(axes) if i % 4 != 3]
+    _overlap_legend(fig, lines, extra=labelled_handles(axes[3:4]))
     return fig
+
+
+def _barrier_unit(runs: Sequence[xr.Dataset]) -> str:
+    return runs[0]["barrier"].attrs["units"]
+
+
+def _basins_by_threshold(ax: plt.Axes, runs: Sequence[xr.Dataset]) -> None:
+    """Basins against the barrier threshold (log scale), one line per architecture, darker
+    for deeper networks; the configured threshold dotted."""
+    runs = sorted(runs, key=lambda r: (r.attrs["depth"], r.attrs["width"]))
+    shades = sns.color_palette("viridis_r", len(runs))
+    for ds, colour in zip(runs, shades, strict=True):
+        counts = ds["n_basins_by_threshold"]
+        ax.step(counts["threshold"], counts, where="post", color=colour, label=ds.attrs["arch"])
+    cut = runs[0].attrs.get("barrier_threshold")
+    if cut is not None:
+        ax.axvline(float(cut), color="grey", ls=":", lw=1, label=f"threshold {float(cut):g}")
+    ax.set_xscale("log")
+    ax.set_title(runs[0].attrs["dataset"])
+    ax.set_xlabel(f"barrier threshold ({_barrier_unit(runs)})")
+    ax.set_ylabel("basins among replicas (1)")
 
 
 def overlap_vs_train_size(runs: Sequence[xr.Dataset], style: Mapping) -> plt.Figure:
