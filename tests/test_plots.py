@@ -398,3 +398,13 @@ def test_every_line_style_marker_and_band_is_in_a_legend(name, tmp_path):
     if any(isinstance(c, PolyCollection) for ax in axes for c in ax.collections):
         assert any(isinstance(h, Patch | PolyCollection) for h in handles), f"{name}: band unnamed"
     plots.save(fig, [tmp_path / f"{name}.png"], STYLE)
+
+
+def test_an_off_scale_lambda_max_is_named_in_the_text_block_not_over_the_bars():
+    """λmax far right of the projected-curvature bulk (5 vs κ ~ 0.1): no line, no arrow text
+    over the histogram; its value is the last line of the top-left text block."""
+    fig = plots.projected_curvature([_curvature()], STYLE)
+    ax = fig.axes[0]
+    texts = [t.get_text() for t in ax.texts]
+    assert len(texts) == 1 and texts[0].splitlines()[-1] == "λmax = 5 (off scale, right)"
+    assert ax.get_xlim()[1] < 5.0

@@ -40,7 +40,7 @@ def hessian_spectrum(runs: Sequence[xr.Dataset], style: Mapping) -> plt.Figure:
         ax.plot(ds["lambda"], density, color=palette[1], label="SLQ")
         ax.set_yscale("log")
         ax.set_ylim(bottom=max(float(density.max()) * 1e-6, 1e-12))
-        ax.set_title(f"{ds.attrs['dataset']} {ds.attrs['arch']} (P = {ds.attrs['n_params']})")
+        ax.set_title(f"{ds.attrs['dataset']} {ds.attrs['arch']}\n(P = {ds.attrs['n_params']})")
         ax.set_xlabel(f"Hessian eigenvalue λ ({ds['lambda'].attrs['units']})")
         ax.set_ylabel(f"density ({unit})")
     handles = labelled_handles(axes)  # a panel without the dense spectrum lacks its bars

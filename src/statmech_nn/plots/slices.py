@@ -219,26 +219,24 @@ def projected_curvature(curvature: Sequence[xr.Dataset], style: Mapping) -> plt.
         ax.axvline(lam_min, color="C3", lw=1.5, label="λmin")
         left, right = ax.get_xlim()
         ax.set_xlim(min(left, lam_min * 1.1), right)
+        off_scale = ""
         if lam_max <= ax.get_xlim()[1]:
             ax.axvline(lam_max, color="C2", lw=1.5, label="λmax")
-        else:
-            ax.annotate(
-                f"λmax = {lam_max:.3g} →",
-                xy=(1.0, 0.6),  # below the fractions written at the top left
-                xycoords="axes fraction",
-                ha="right",
-                color="C2",
-                fontsize="small",
-            )
+        else:  # far right of the bulk: named in the text block, clear of the bars
+            off_scale = f"\nλmax = {lam_max:.3g} (off scale, right)"
         ax.text(
             0.02,
             0.97,
             f"κ < 0: {float(ds['fraction_negative'].mean()):.0%} of directions\n"
-            f"planes with κ < 0: {float(ds['fraction_planes_negative'].mean()):.0%}",
+            f"planes with κ < 0: {float(ds['fraction_planes_negative'].mean()):.0%}"
+            f"{off_scale}",
             transform=ax.transAxes,
             va="top",
             fontsize="x-small",
+            bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none", "pad": 1},
+            zorder=5,  # over the lines it may cross
         )
+        ax.set_ylim(0, ax.get_ylim()[1] * 1.4)  # headroom: the text block above the bars
         unit = ds["curvature"].attrs.get("units", "1")
         ax.set_xlabel(f"projected curvature κ ({unit})")
         ax.set_title(f"{ds.attrs['dataset']} / {ds.attrs['arch']}", fontsize="small")
