@@ -218,6 +218,7 @@ def test_vtk_grid_reads_back_with_the_slice_values_and_coordinates(written):
     )
     assert arrays.pop("y_axis").startswith("b: random Gaussian direction")
     assert arrays.pop("loss_units") == "nats"
+    assert arrays.pop("train_loss_is") == "the data loss (cross_entropy)"
     assert arrays.pop("title") == f"digits / {ARCH}: random slice"
     assert arrays == {}
 
@@ -313,3 +314,26 @@ def test_views_rule_runs_on_a_slice_file(tmp_path):
     assert (repo / f"results/logs/views/digits/{ARCH}/random.log").is_file()
     proc = snakemake(repo, "-n", *quick, *targets)
     assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_with_weight_decay_the_training_surface_is_named_the_objective_j(tmp_path):
+    """A slice whose train_loss is J = L + (wd/2)|θ|² (weight decay on): the HTML's z axis,
+    colour bar, hover text and title, the sidecar and the VTK field data say J and the
+    objective; the test loss stays the data loss L."""
+    ds = plane_slice()
+    objective = "cross_entropy + 0.5*0.001*|theta|^2"
+    ds.attrs.update(objective=objective, weight_decay=0.001)
+    paths = {ext: tmp_path / f"random.{ext}" for ext in ("html", "vts", "json")}
+    views.write_views(ds, paths["html"], paths["vts"], paths["json"])
+    traces, layout = plotly_figure(paths["html"].read_text(encoding="utf-8"))
+    assert layout["scene"]["zaxis"]["title"]["text"] == "training objective J (nats)"
+    assert layout["coloraxis"]["colorbar"]["title"]["text"] == "J (nats)"
+    assert f"training objective ({objective})" in layout["title"]["text"]
+    assert "<br>J = " in traces[0]["hovertemplate"] and traces[1]["text"][0].startswith("J(θ*)")
+    assert json.loads(paths["json"].read_text())["train_loss_is"] == objective
+    assert read_vts(paths["vts"])[1]["train_loss_is"] == objective
+    view = views.plane_view(ds)
+    test = views.surface_figure(view, "test_loss")
+    assert test.layout.scene.zaxis.title.text == "test loss L (nats)"
+    bare = views.plane_view(plane_slice())
+    assert views.surface_figure(bare).layout.scene.zaxis.title.text == "training loss L (nats)"

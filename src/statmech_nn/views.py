@@ -63,6 +63,9 @@ class PlaneView:
     units: str  # of the loss
     loss_name: str  # the loss function, e.g. cross_entropy
     provenance: Mapping[str, str] = field(default_factory=dict)
+    # the training objective J = L + (wd/2)|θ|² that train_loss holds when weight decay is on
+    # (the slice file's ``objective`` attr), "" when train_loss is the data loss L itself
+    objective: str = ""
 
     def distances(self, r: int) -> tuple[np.ndarray, np.ndarray]:
         """Signed parameter distances a·|d_a|, b·|d_b| along the axes for replica index r."""
@@ -117,6 +120,7 @@ def plane_view(ds: xr.Dataset) -> PlaneView:
         axis_titles=titles,
         units=str(loss.attrs.get("units", "1")),
         loss_name=str(ds.attrs.get("loss", "loss")),
+        objective=str(ds.attrs["objective"]) if float(ds.attrs.get("weight_decay", 0)) else "",
         provenance={
             k: str(ds.attrs[k])
             for k in ("rule", "wildcards_json", "git_commit", "source", "history")
@@ -138,6 +142,7 @@ def surface_figure(view: PlaneView, loss: str = "train_loss"):
     i0, j0 = view.origin_index()
     at = "θ*" if view.origin_on_grid() else "grid point nearest θ*"
     units = _units(view.units)
+    words, sym = _loss_words(view, loss)
     fig = go.Figure()
     for r, replica in enumerate(view.replicas):
         x, y = view.distances(r)
@@ -152,7 +157,7 @@ def surface_figure(view: PlaneView, loss: str = "train_loss"):
                 visible=r == 0,
                 hovertemplate=(
                     f"replica {replica}<br>a·|d_a| = %{{x:.4g}}<br>b·|d_b| = %{{y:.4g}}"
-                    f"<br>L = %{{z:.6g}} {units}<extra></extra>"
+                    f"<br>{sym} = %{{z:.6g}} {units}<extra></extra>"
                 ),
             )
         )
@@ -164,9 +169,9 @@ def surface_figure(view: PlaneView, loss: str = "train_loss"):
                 z=[origin],
                 mode="markers+text",
                 marker={"size": 5, "color": "black", "symbol": "diamond"},
-                text=[f"L({at}) = {origin:.4g} {units}"],
+                text=[f"{sym}({at}) = {origin:.4g} {units}"],
                 textposition="top center",
-                name=f"L(θ*) replica {replica}",
+                name=f"{sym}(θ*) replica {replica}",
                 visible=r == 0,
                 showlegend=False,
             )
@@ -198,15 +203,15 @@ def surface_figure(view: PlaneView, loss: str = "train_loss"):
         scene={
             "xaxis": {"title": {"text": f"{view.axis_titles[0]}<br>{DISTANCE.format('a')}"}},
             "yaxis": {"title": {"text": f"{view.axis_titles[1]}<br>{DISTANCE.format('b')}"}},
-            "zaxis": {"title": {"text": f"{_loss_words(loss)} L ({units})"}},
+            "zaxis": {"title": {"text": f"{words} {sym} ({units})"}},
             "aspectmode": "cube",
         },
-        coloraxis={"colorscale": "Viridis", "colorbar": {"title": {"text": f"L ({units})"}}},
+        coloraxis={"colorscale": "Viridis", "colorbar": {"title": {"text": f"{sym} ({units})"}}},
         updatemenus=[{"buttons": buttons, "x": 0.0, "y": 1.0, "xanchor": "left"}],
         annotations=[
             {
                 "text": "distances in parameter space (parameters are dimensionless); "
-                f"black diamond: L({at})",
+                f"black diamond: {sym}({at})",
                 "showarrow": False,
                 "xref": "paper",
                 "yref": "paper",
@@ -219,8 +224,12 @@ def surface_figure(view: PlaneView, loss: str = "train_loss"):
     return fig
 
 
-def _loss_words(loss: str) -> str:
-    return {"train_loss": "training loss", "test_loss": "test loss"}.get(loss, loss)
+def _loss_words(view: PlaneView, loss: str) -> tuple[str, str]:
+    """What ``loss`` of ``view`` is, in words, and its symbol: the training objective J where
+    weight decay is on (the slices' train_loss is J), else the data loss L."""
+    if loss == "train_loss" and view.objective:
+        return "training objective", "J"
+    return {"train_loss": "training loss", "test_loss": "test loss"}.get(loss, loss), "L"
 
 
 def _title(view: PlaneView, loss: str, which: str, r: int | None) -> str:
@@ -229,7 +238,9 @@ def _title(view: PlaneView, loss: str, which: str, r: int | None) -> str:
         if r is not None
         else ""
     )
-    return f"{view.title}, {_loss_words(loss)} ({view.loss_name}), {which}{norms}"
+    words, _ = _loss_words(view, loss)
+    what = view.objective if words == "training objective" else view.loss_name
+    return f"{view.title}, {words} ({what}), {which}{norms}"
 
 
 def write_surface_html(view: PlaneView, path: str | Path) -> Path:
@@ -266,6 +277,7 @@ def vtk_field_arrays(view: PlaneView) -> dict[str, np.ndarray | str]:
             "dimensionless"
         )
     fields["loss_units"] = view.units
+    fields["train_loss_is"] = view.objective or f"the data loss ({view.loss_name})"
     fields["title"] = view.title
     return fields
 
@@ -342,6 +354,7 @@ def sidecar(view: PlaneView, html: str | Path, vts: str | Path) -> dict:
     return {
         "title": view.title,
         "loss": view.loss_name,
+        "train_loss_is": view.objective or f"the data loss ({view.loss_name})",
         "loss_units": view.units,
         "axes": {
             name: {
