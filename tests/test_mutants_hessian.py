@@ -39,13 +39,14 @@ def test_ggn_vp_is_jt_h_j_times_v(loss):
     assert float(v @ got) > 0  # G ⪰ 0 for a convex loss of the outputs
 
 
-def test_study_on_a_subset_draws_it_from_the_study_seed():
-    """hessian.samples: a fixed random subset, the same for the same seed, another for another."""
+def study_inputs(n: int) -> tuple[xr.Dataset, xr.Dataset]:
+    """A data file of ``n`` random 3-feature samples of 2 classes and a training file of two
+    mlp-d1-w3-tanh replicas (twice their initial scale), as the Hessian study reads them."""
     gen = torch.Generator().manual_seed(11)
     data = xr.Dataset(
         {
-            "x_train": (("train_sample", "feature"), torch.randn(40, 3, generator=gen).numpy()),
-            "y_train": (("train_sample",), torch.randint(0, 2, (40,), generator=gen).numpy()),
+            "x_train": (("train_sample", "feature"), torch.randn(n, 3, generator=gen).numpy()),
+            "y_train": (("train_sample",), torch.randint(0, 2, (n,), generator=gen).numpy()),
         },
         attrs={"n_classes": 2},
     )
@@ -57,6 +58,12 @@ def test_study_on_a_subset_draws_it_from_the_study_seed():
         coords={"replica": np.arange(2)},
         attrs={"arch": "mlp-d1-w3-tanh", "loss": "cross_entropy", "dataset": "toy"},
     )  # fmt: skip
+    return data, trained
+
+
+def test_study_on_a_subset_draws_it_from_the_study_seed():
+    """hessian.samples: a fixed random subset, the same for the same seed, another for another."""
+    data, trained = study_inputs(40)
     cfg = {
         "datasets": ["toy"], "hvp": "reverse", "dtype": "float64", "samples": 15,
         "replicas": None, "k": 2, "tol": 1e-10, "ggn": False, "ggn_tol": 1e-3, "ncv": None,

@@ -10,7 +10,7 @@ import logging
 import numpy as np
 import pytest
 import torch
-import xarray as xr
+from test_mutants_hessian import study_inputs
 from torch.func import jacrev
 
 from statmech_nn import hessian as hs
@@ -133,23 +133,7 @@ def test_problem_ggn_in_chunks_never_runs_more_than_a_chunk(chunk):
 
 
 def _study_inputs():
-    gen = torch.Generator().manual_seed(11)
-    data = xr.Dataset(
-        {
-            "x_train": (("train_sample", "feature"), torch.randn(30, 3, generator=gen).numpy()),
-            "y_train": (("train_sample",), torch.randint(0, 2, (30,), generator=gen).numpy()),
-        },
-        attrs={"n_classes": 2},
-    )
-    model = Model.build("mlp-d1-w3-tanh", 3, 2)
-    params = torch.stack([model.init(s, F64) * 2 for s in range(2)]).numpy()
-    trained = xr.Dataset(
-        {"params": (("replica", "param"), params),
-         "status": (("replica",), np.array(["ok", "ok"], dtype=object))},
-        coords={"replica": np.arange(2)},
-        attrs={"arch": "mlp-d1-w3-tanh", "loss": "cross_entropy", "dataset": "toy"},
-    )  # fmt: skip
-    return data, trained
+    return study_inputs(30)
 
 
 CFG = {

@@ -14,6 +14,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from test_mutants_landscape import _data
 
 from statmech_nn import landscape as ls
 from statmech_nn.arch import Architecture
@@ -31,12 +32,6 @@ from statmech_nn.train import mean_loss
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 F64 = torch.float64
-
-
-def _data(n=20, dim=3, classes=2, seed=5):
-    gen = torch.Generator().manual_seed(seed)
-    x = torch.randn(n, dim, generator=gen, dtype=F64)
-    return x, torch.randint(0, classes, (n,), generator=gen)
 
 
 # --------------------------------------------------------------------------- curvature
