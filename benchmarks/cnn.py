@@ -14,7 +14,9 @@
 Prints CPU times (process time, one thread), the best of ``--repeats`` runs, and
 their ratios measured in this run; no assertion. The convolutions are the same
 kernels (oneDNN) in every variant and dominate all of them at these sizes, which
-bounds what batching can gain.
+bounds what batching can gain: the plane's forward FLOPs (2·H·W·k²·c_in·c_out per
+layer and sample) over each variant's time, against this core's float32 GEMM rate
+on a 2048² product, say how close to the machine's limit each already runs.
 
     python benchmarks/cnn.py [--arch cnn-c16-c32-k3] [--replicas 16] [--epochs 2]
         [--resolution 11] [--repeats 2]
@@ -41,6 +43,32 @@ def best(fn, repeats: int) -> float:
         fn()
         times.append(time.process_time() - start)
     return min(times)
+
+
+def forward_flops(net, n: int) -> float:
+    """Multiply-adds ×2 of one forward pass of a built-in CNN on ``n`` images (convolutions
+    and the head; activations, pooling and BatchNorm left out)."""
+    _, h, w = net.input_shape
+    convs = [m for m in net.module.modules() if isinstance(m, torch.nn.Conv2d)]
+    per_sample = sum(2 * h * w * c.kernel_size[0] * c.kernel_size[1] * c.in_channels
+                     * c.out_channels for c in convs)  # fmt: skip
+    heads = [m for m in net.module.modules() if isinstance(m, torch.nn.Linear)]
+    per_sample += sum(2 * m.in_features * m.out_features for m in heads)
+    return float(per_sample * n)
+
+
+def gemm_gflops(size: int = 2048) -> float:
+    """This core's float32 GEMM rate on a size² product (best of 3), the reference."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b
+    best = min(_timed(lambda: a @ b) for _ in range(3))
+    return 2 * size**3 / best / 1e9
+
+
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
 
 
 def sequential_training(net, x, y, x_test, settings, seeds):
@@ -123,6 +151,11 @@ def main() -> None:
     print(f"slices ({2 * len(coords)} points): per-point loop {t_point:.2f} s, batched "
           f"{t_grid:.2f} s (generic {t_grid_gen:.2f} s), ratio {t_point / t_grid:.2f}x "
           f"(goal >= 2x; generic {t_point / t_grid_gen:.2f}x)")  # fmt: skip
+    work = 2 * len(coords) * forward_flops(net, len(y)) / 1e9
+    peak = gemm_gflops()
+    for name, t in (("per-point loop", t_point), ("batched", t_grid)):
+        print(f"  {name}: {work / t:.1f} GFLOP/s = {work / t / peak:.0%} of this core's "
+              f"float32 GEMM ({peak:.1f} GFLOP/s, 2048²)")  # fmt: skip
 
 
 if __name__ == "__main__":
