@@ -175,7 +175,9 @@ QUICK_CNN = {
 def test_cnn_with_batch_norm_learns_digits_images_at_quick_settings():
     """cnn-c16-c32-k3-bn on the 1×8×8 digits, every replica above 90 % test accuracy after
     8 epochs of the quick config's training (lr 0.01); the running statistics are stored,
-    and evaluating with them (eval mode; measured 0.876-0.931) classifies nearly as well."""
+    and evaluating with them (eval mode) classifies nearly as well: measured 0.849-0.900 on
+    one machine, 0.876-0.931 on another (float32 kernels differ; the statistics, a moving
+    average with momentum 0.1, lag the weights), where the initial statistics give 0.10-0.26."""
     ds = digits(0.25, 0, images=True)
     res = train_study(ds, "cnn-c16-c32-k3-bn", QUICK_CNN, seed=0)
     assert float(res["test_accuracy"][:, -1].min()) > 0.9
@@ -186,7 +188,10 @@ def test_cnn_with_batch_norm_learns_digits_images_at_quick_settings():
         torch.as_tensor(res["params"].values), x, torch.as_tensor(res["buffers"].values)
     )
     accuracy = (out.argmax(-1) == torch.as_tensor(ds["y_test"].values)).double().mean(-1)
-    assert float(accuracy.min()) > 0.85
+    assert float(accuracy.min()) > 0.8
+    fresh = net.forward(torch.as_tensor(res["params"].values), x, net.init_buffers(4, x.dtype))
+    untrained = (fresh.argmax(-1) == torch.as_tensor(ds["y_test"].values)).double().mean(-1)
+    assert float(untrained.max()) < 0.5  # the stored statistics are learned ones
 
 
 # ---------------------------------------------------------------- a researcher's own network
