@@ -57,7 +57,9 @@ def test_the_built_in_cnn_takes_the_fast_path():
     assert isinstance(net.trainer("cross_entropy"), fn.StackedTrainer)
 
 
-@pytest.mark.parametrize("arch", [*ARCHS, "cnn-c3-k5-relu-bn", "cnn-c2-c3-k3-gelu"])
+@pytest.mark.parametrize(
+    "arch", [*ARCHS, "cnn-c3-k5-relu-bn", "cnn-c2-c3-k3-gelu", "cnn-c2-c3-c2-k3-pool-bn"]
+)
 def test_outputs_and_gradients_equal_the_generic_path(arch):
     fast, generic, x, y, theta, buffers = _setup(arch)
     points = theta[:, None] + 0.1 * torch.randn(3, 4, theta.shape[-1], dtype=F64)  # (3, 4, P)

@@ -99,8 +99,9 @@ def _cnn_data(n: int = 12):
     return torch.randn(n, 2 * 6 * 6, generator=gen, dtype=torch.float64)
 
 
-def test_cnn_shapes_and_channel_permutation_preserve_the_function():
-    net = build_network("cnn-c4-c5-k3", (2, 6, 6), 3)
+@pytest.mark.parametrize("arch", ["cnn-c4-c5-k3", "cnn-c4-c5-k3-pool"])
+def test_cnn_shapes_and_channel_permutation_preserve_the_function(arch):
+    net = build_network(arch, (2, 6, 6), 3)
     assert net.shapes["conv0.weight"] == (4, 2, 3, 3)
     assert net.shapes["conv1.weight"] == (5, 4, 3, 3)
     assert net.shapes["head.weight"] == (3, 5)
@@ -120,6 +121,26 @@ def test_cnn_shapes_and_channel_permutation_preserve_the_function():
     q, per_layer = ov.pair_overlaps(net, theta, ov.permute(net, moved, found))
     assert float(q) == pytest.approx(1.0, abs=1e-12)
     assert float(ov.pair_overlaps(net, theta, moved)[0]) < 0.9
+
+
+def test_pool_averages_2x2_windows_and_the_odd_edge_by_the_pixels_it_covers():
+    net = build_network("cnn-c1-c1-k1-pool-relu", (1, 5, 5), 1)
+    # conv0 and conv1 the identity (k = 1, weight 1, bias 0), head the identity: the output
+    # is the global mean of the 3×3 pooled image of relu(x)
+    theta = torch.zeros(net.n_params, dtype=torch.float64)
+    params = {name: t.clone() for name, t in net.unflatten(theta).items()}
+    for name in ("conv0.weight", "conv1.weight", "head.weight"):
+        params[name] += 1.0
+    theta = net.flatten(params)
+    x = torch.arange(25, dtype=torch.float64).reshape(1, 25)
+    img = x.reshape(5, 5)
+    pooled = torch.stack(
+        [torch.stack([img[i : i + 2, j : j + 2].mean() for j in (0, 2, 4)]) for i in (0, 2, 4)]
+    )
+    assert pooled[2, 2] == 24 and pooled[0, 2] == (4 + 9) / 2  # edge windows: covered pixels
+    torch.testing.assert_close(net.forward(theta, x)[0, 0], pooled.mean(), rtol=0, atol=1e-12)
+    torch.testing.assert_close(net.generic().forward(theta, x), net.forward(theta, x))
+    assert net.module(x.float().reshape(1, 1, 5, 5)).shape == (1, 1)
 
 
 def test_cnn_forward_broadcasts_over_stacked_parameters():

@@ -7,9 +7,10 @@ every snakemake start, which a SLURM job pays once more for its job step).
 
 - ``perceptron``: one linear map without bias;
 - ``mlp-d<depth>-w<width>[-<act>]``: ``depth`` hidden layers of ``width`` units;
-- ``cnn-c<c1>-c<c2>...-k<kernel>[-<act>][-bn]``: convolutions (stride 1, "same"
-  padding) with c1, c2, ... output channels, optional BatchNorm after each,
-  global average pooling and a linear head; inputs are images (channels, h, w).
+- ``cnn-c<c1>-c<c2>...-k<kernel>[-pool][-<act>][-bn]``: convolutions (stride 1,
+  "same" padding) with c1, c2, ... output channels, optional BatchNorm after each,
+  with ``-pool`` a 2×2 average pooling (stride 2) after every convolution but the
+  last, global average pooling and a linear head; inputs are images (channels, h, w).
 
 The activation defaults to tanh, whose Hessian is smooth. A name defined in the
 config's ``models:`` section (a researcher's own network) is any other word.
@@ -23,14 +24,15 @@ from statmech_nn.errors import InputError
 ACTIVATION_NAMES = ("gelu", "relu", "sigmoid", "tanh")
 _ACT = "|".join(ACTIVATION_NAMES)
 _MLP = rf"mlp-d[1-9][0-9]*-w[1-9][0-9]*(-({_ACT}))?"
-_CNN = rf"cnn(-c[1-9][0-9]*)+-k[1-9][0-9]*(-({_ACT}))?(-bn)?"
+_CNN = rf"cnn(-c[1-9][0-9]*)+-k[1-9][0-9]*(-pool)?(-({_ACT}))?(-bn)?"
 ARCH_REGEX = rf"perceptron|{_MLP}|{_CNN}"
 CUSTOM_NAME = r"[A-Za-z][A-Za-z0-9_]*"  # a `models:` key: a word, no '-' (never a built-in)
 _ARCH = re.compile(
     rf"^(?:perceptron|mlp-d(?P<depth>[1-9]\d*)-w(?P<width>[1-9]\d*)(?:-(?P<act>{_ACT}))?)$"
 )
 _CNN_ARCH = re.compile(
-    rf"^cnn(?P<channels>(?:-c[1-9]\d*)+)-k(?P<kernel>[1-9]\d*)(?:-(?P<act>{_ACT}))?(?P<bn>-bn)?$"
+    rf"^cnn(?P<channels>(?:-c[1-9]\d*)+)-k(?P<kernel>[1-9]\d*)(?P<pool>-pool)?"
+    rf"(?:-(?P<act>{_ACT}))?(?P<bn>-bn)?$"
 )
 
 
@@ -52,13 +54,15 @@ class Architecture:
 
 @dataclass(frozen=True)
 class ConvArchitecture:
-    """A parsed CNN string: output channels per convolution, kernel size, activation, BN."""
+    """A parsed CNN string: output channels per convolution, kernel size, activation, BN,
+    and whether 2×2 average pooling follows every convolution but the last."""
 
     name: str
     channels: tuple[int, ...]
     kernel: int
     activation: str
     batch_norm: bool
+    pool: bool = False
 
 
 def parse_architecture(name: str) -> Architecture | ConvArchitecture:
@@ -72,13 +76,14 @@ def parse_architecture(name: str) -> Architecture | ConvArchitecture:
                 kernel=int(conv["kernel"]),
                 activation=conv["act"] or "tanh",
                 batch_norm=bool(conv["bn"]),
+                pool=bool(conv["pool"]),
             )
     match = _ARCH.match(name)
     if match is None:
         raise InputError(
             f"architecture {name!r}: expected 'perceptron' or 'mlp-d<depth>-w<width>[-<act>]' "
-            f"with depth, width >= 1, or 'cnn-c<channels>[-c<channels>...]-k<kernel>[-<act>]"
-            f"[-bn]', act in {list(ACTIVATION_NAMES)}, or a name under the config's models:"
+            f"with depth, width >= 1, or 'cnn-c<channels>[-c<channels>...]-k<kernel>[-pool]"
+            f"[-<act>][-bn]', act in {list(ACTIVATION_NAMES)}, or a name under the config's models:"
         )
     if name == "perceptron":
         return Architecture(name, depth=0, width=0, activation="identity", bias=False)

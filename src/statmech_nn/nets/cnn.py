@@ -1,12 +1,14 @@
-"""The built-in CNN family: ``cnn-c16-c32-k3[-act][-bn]``.
+"""The built-in CNN family: ``cnn-c16-c32-k3[-pool][-act][-bn]``.
 
 Convolutions with the listed output channels, kernel k, stride 1 and "same"
-padding (k // 2), each followed by the activation; global average pooling over
-the image; a linear head. Parameters ``conv{i}.weight`` (c_out, c_in, k, k),
+padding (k // 2), each followed by the activation; with ``-pool`` a 2×2 average
+pooling of stride 2 (:func:`pool`) after every convolution but the last, which
+cuts the later layers' pixels, and their cost, by 4 each; global average pooling
+over the image; a linear head. Parameters ``conv{i}.weight`` (c_out, c_in, k, k),
 ``conv{i}.bias`` and ``head.weight``/``head.bias``. The channels of every
 convolution can be permuted without changing the function (rows of conv i, its
 bias, and the input channels of conv i+1 or the head's columns, which global
-pooling keeps in channel order): :attr:`permutation`.
+pooling keeps in channel order, as does the 2×2 pooling): :attr:`permutation`.
 
 :class:`ConvNetwork` is the family's network: :class:`ModuleNetwork`'s interface
 (names, shapes, init, buffers from the module), its forward passes and training
@@ -23,7 +25,7 @@ from torch import nn
 from statmech_nn.arch import ConvArchitecture
 from statmech_nn.errors import InputError
 from statmech_nn.nets.base import PermutationSpec, hidden_unit_permutations
-from statmech_nn.nets.cnn_stack import ConvStack, Stats, stack_forward
+from statmech_nn.nets.cnn_stack import ConvStack, Stats, pool, stack_forward
 from statmech_nn.nets.module import ModuleNetwork
 
 # Blocks of (network, sample) pairs whose widest activations take about 1 MiB: on a CPU
@@ -50,6 +52,7 @@ class ConvNet(nn.Module):
         self.act = _ACTIVATIONS[arch.activation]()
         self.head = nn.Linear(c_in, n_outputs)
         self.batch_norm = arch.batch_norm
+        self.pool = arch.pool
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for i in range(self.n_conv):
@@ -57,6 +60,8 @@ class ConvNet(nn.Module):
             if self.batch_norm:
                 x = getattr(self, f"norm{i}")(x)
             x = self.act(x)
+            if self.pool and i < self.n_conv - 1:
+                x = pool(x)
         # the mean over pixels as sum / pixels: the backward of torch's mean materialises the
         # expanded gradient (a pass over the activations), that of sum does not
         return self.head(x.sum(dim=(-2, -1)) / (x.shape[-2] * x.shape[-1]))
@@ -97,7 +102,7 @@ class ConvNetwork(ModuleNetwork):
         self.arch = arch
         eps = self._norms[0][1].eps if self._norms else 0.0  # every layer's: torch's default
         self.stack = ConvStack(
-            len(arch.channels), arch.kernel, arch.activation, arch.batch_norm, eps
+            len(arch.channels), arch.kernel, arch.activation, arch.batch_norm, eps, arch.pool
         )
 
     def generic(self) -> ModuleNetwork:

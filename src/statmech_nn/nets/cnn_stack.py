@@ -5,7 +5,8 @@ activation tensor (n, S·C, H, W): a convolution of the whole stack is one group
 convolution (``groups = S``; the first layer, fed by inputs all points share, one
 ordinary convolution with S·C₁ output channels), a BatchNorm over the stack is
 torch's batch norm over its S·C channels (statistics per sample of the stack and
-channel, over samples and pixels, as each network's own layer takes them), global
+channel, over samples and pixels, as each network's own layer takes them), 2×2
+average pooling (``-pool``) acts per channel as it does for one network, global
 pooling is a mean over pixels (a sum, then a division of the pooled values: the
 backward of torch's ``mean`` materialises the expanded gradient, a pass over the
 activations that a sum's backward does not make) and the linear heads one
@@ -30,13 +31,21 @@ Stats = dict[int, tuple[torch.Tensor, torch.Tensor]]  # layer -> (mean, var), ea
 
 @dataclass(frozen=True)
 class ConvStack:
-    """What the kernels need of a built-in CNN: layers, kernel size, activation, BatchNorm."""
+    """What the kernels need of a built-in CNN: layers, kernel size, activation, BatchNorm,
+    2×2 pooling between convolutions."""
 
     n_conv: int
     kernel: int
     activation: str
     batch_norm: bool
     eps: float = 1e-5
+    pool: bool = False
+
+
+def pool(h: torch.Tensor) -> torch.Tensor:
+    """2×2 average pooling, stride 2, of images (..., H, W) -> (..., ⌈H/2⌉, ⌈W/2⌉); an odd
+    edge's last window averages the pixels it covers (so a 1×1 image stays 1×1)."""
+    return F.avg_pool2d(h, 2, ceil_mode=True)
 
 
 def _act(z: torch.Tensor, activation: str) -> torch.Tensor:
@@ -95,6 +104,8 @@ def stack_forward(
         groups = s
         if i < spec.n_conv - 1:
             h = _act(z, spec.activation)
+            if spec.pool:
+                h = pool(h)
         elif spec.activation == "tanh":  # global pooling of σ, then 2·mean − 1
             pooled = torch.sigmoid(z).sum((-2, -1)).mul(2 / _pixels(z)).sub(1)
         else:
