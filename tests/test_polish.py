@@ -34,6 +34,22 @@ def test_polish_reaches_the_gradient_tolerance_and_keeps_replicas_apart():
     torch.testing.assert_close(alone.params[0], done.params[1], rtol=0, atol=1e-12)
 
 
+def test_polish_logs_its_progress(monkeypatch, caplog):
+    import statmech_nn.polish as polish_module
+
+    monkeypatch.setattr(polish_module, "LOG_EVERY_S", 0.0)
+    net = build_network("mlp-d1-w2-tanh", (4,), 2)
+    x, y = _noisy_problem()
+    theta = net.init_replicas([1, 2], torch.float64)
+    with caplog.at_level("INFO", logger="statmech_nn.polish"):
+        done = polish(net, theta, x, y, "cross_entropy", tol=1e-6, max_steps=40)
+    lines = [r.getMessage() for r in caplog.records if r.name == "statmech_nn.polish"]
+    assert lines[0].startswith("polish replica 0: 10 L-BFGS steps, |grad J| = ")
+    assert any(line.startswith("polish replica 1: ") for line in lines)
+    last = [line for line in lines if line.startswith("polish replica 1: ")][-1]
+    assert float(last.rsplit("= ", 1)[1]) == pytest.approx(float(done.grad_norm[1]), rel=1e-2)
+
+
 def test_slices_record_slope_against_curvature():
     net = build_network("mlp-d1-w2-tanh", (4,), 2)
     x, y = _noisy_problem()

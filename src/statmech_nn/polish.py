@@ -12,7 +12,9 @@ J = L + (wd/2)‖θ‖² (:mod:`statmech_nn.objective`; J = L when ``weight_deca
 cross-entropy on separable data has no finite minimiser of L, and J has one.
 """
 
+import logging
 import math
+import time
 from dataclasses import dataclass
 
 import torch
@@ -23,6 +25,8 @@ from statmech_nn.objective import Objective
 
 METHODS = ("none", "lbfgs")
 CHECK_EVERY = 10  # L-BFGS iterations between checks of ‖∇J‖₂ ≤ tol
+LOG_EVERY_S = 10.0  # progress lines in the rule's log at most this often
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -79,12 +83,16 @@ def polish(
         with torch.no_grad():
             # steps of CHECK_EVERY iterations (the history carries over: the same iterates
             # as one long run) until ‖∇J‖₂ ≤ tol itself, not only its max|g| bound
-            done = 0
+            done, last = 0, time.monotonic()
             while done < max_steps:
                 opt.param_groups[0]["max_iter"] = min(CHECK_EVERY, max_steps - done)
                 opt.step(closure)
                 before, done = done, int(opt.state[p].get("n_iter", 0))
-                if done == before or value_and_grad(p)[1].norm() <= tol:
+                norm = float(value_and_grad(p)[1].norm())
+                if time.monotonic() - last >= LOG_EVERY_S:
+                    log.info("polish replica %d: %d L-BFGS steps, |grad J| = %.2e", r, done, norm)
+                    last = time.monotonic()
+                if done == before or norm <= tol:
                     break
         out[r] = p.detach()[0]
         steps[r] = done
