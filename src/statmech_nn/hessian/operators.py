@@ -86,7 +86,7 @@ def hessian_matmat(
     """
     total = _summed(loss, theta.dim() - 1, aux)
     if mode == "reverse":
-        return _retained_graph_hvp(total, theta)
+        return retained_graph_matmat(total, theta)
     if mode == "linearize":
         return _vector_major(_linearize(grad(total), theta))
     if mode == "fresh":
@@ -127,8 +127,12 @@ def _vector_major(tangent: Callable) -> MatMat:
     return apply
 
 
-def _retained_graph_hvp(total: Loss, theta: torch.Tensor) -> MatMat:
-    """Products ∂(∇L·v)/∂θ by backpropagating through a retained gradient graph."""
+def retained_graph_matmat(total: Loss, theta: torch.Tensor) -> MatMat:
+    """Products ∂(∇L·v)/∂θ by backpropagating through a retained gradient graph.
+
+    ``total`` maps θ (*lead, P) to one scalar (the replica-summed loss); ``V (*lead, B, P)``.
+    By ``torch.autograd`` alone: no torch.func transform, so no ~2 s import of torch's
+    compiler stack in a process that needs none."""
     leaf = theta.detach().requires_grad_(True)
     with torch.enable_grad():
         g = torch.autograd.grad(total(leaf), leaf, create_graph=True)[0]

@@ -14,10 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import xarray as xr
-from torch.func import vmap
 
 from statmech_nn.dims import REPLICA
-from statmech_nn.hessian import hvp
+from statmech_nn.hessian.operators import retained_graph_matmat
 from statmech_nn.io import labelled
 from statmech_nn.landscape.budget import chunk_size, memory_per_point
 from statmech_nn.losses import loss_units, per_sample_loss
@@ -47,18 +46,17 @@ def projected_curvatures(
     """Exact and finite-difference curvature of ``loss_fn`` at θ along each direction.
 
     ``loss_fn`` maps parameters (..., P) to losses (...) and broadcasts; θ is
-    (..., P), ``directions`` (..., M, P). Exact: δᵀHδ by forward-over-reverse
-    HVP (vectorised over the M directions in chunks of ``chunk``; the Hessian of
-    Σ loss over leading dims is block-diagonal, so every θ gets its own H).
+    (..., P), ``directions`` (..., M, P). Exact: δᵀHδ by reverse-over-reverse HVPs
+    through one retained gradient graph (each direction one backward pass; the Hessian
+    of Σ loss over leading dims is block-diagonal, so every θ gets its own H).
     Finite differences: [L(θ+hu) − 2L(θ) + L(θ−hu)] / h² with u = δ/|δ|,
-    error O(h²) plus rounding O(ε L / h²).
+    error O(h²) plus rounding O(ε L / h²), ``chunk`` directions per loss evaluation.
     """
 
     def total(th: torch.Tensor) -> torch.Tensor:
         return loss_fn(th).sum()
 
-    v = directions.movedim(-2, 0)
-    hv = vmap(lambda d: hvp(total, theta, d), chunk_size=chunk)(v).movedim(0, -2)
+    hv = retained_graph_matmat(total, theta)(directions)
     quad = (directions * hv).sum(-1)
     sq = (directions * directions).sum(-1)
     u = directions / sq.sqrt().unsqueeze(-1)
@@ -146,7 +144,8 @@ def curvature_statistics(
     gen = torch.Generator().manual_seed(seed % 2**63)  # drawn on the CPU: the same on any device
     deltas = torch.randn(*theta.shape[:-1], n_directions, theta.shape[-1], generator=gen, dtype=dt)
     deltas, hessian_vectors = deltas.to(device), hessian_vectors.to(device, dt)
-    # forward-over-reverse keeps about four copies of the activations per direction
+    # the finite differences evaluate ``chunk`` directions at once; the HVPs hold one
+    # gradient graph (about four copies of the activations) whatever the directions
     per_dir = 4 * memory_per_point(model, x.shape[0], 8) * max(1, theta[..., 0].numel())
     chunk = chunk_size(per_dir, memory_budget_mb, n_directions)
     rand = projected_curvatures(fn, theta, deltas, fd_step, chunk)

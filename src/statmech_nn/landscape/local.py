@@ -55,7 +55,7 @@ def axis_curvature(
     (R, k), float64 (for a unit Hessian eigenvector, its eigenvalue)."""
     problem = _problem(model, x, y, loss, weight_decay, buffers, origin.device)
     d = directions.double()
-    hd = problem.hessian(origin.double(), "fresh")(d)
+    hd = problem.hessian(origin.double(), "reverse")(d)
     return ((d * hd).sum(-1) / d.pow(2).sum(-1)).detach().cpu()
 
 
@@ -103,7 +103,9 @@ def critical_point_terms(
     """
     problem = _problem(model, x, y, loss, weight_decay, buffers, origin.device)
     theta = origin.double()
-    g = torch.func.grad(lambda th: problem.loss_fn(th).sum())(theta)
+    leaf = theta.detach().requires_grad_(True)
+    with torch.enable_grad():
+        (g,) = torch.autograd.grad(problem.loss_fn(leaf).sum(), leaf)
     reach = reach_of(ranges, origin.shape[0])
     d = directions.double()
     linear = (d @ g.unsqueeze(-1)).squeeze(-1).abs().cpu() * reach
