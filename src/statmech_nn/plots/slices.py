@@ -49,8 +49,8 @@ def slices_random_vs_hessian(
 ) -> plt.Figure:
     """Heat maps of L − L(θ*) on planes through the trained point, first replica.
 
-    One row per data set and architecture, one column per plane in ``names``.
-    A diverging colour scale centred on zero, equal on both sides (symmetric
+    One row per data set and architecture (named in each panel's title), one column per
+    plane in ``names``. A diverging colour scale centred on zero, equal on both sides (symmetric
     logarithmic beyond a small linear band, so a shallow dip below L(θ*) stays
     visible next to a steep rise: the colour bar says so), shows loss below the
     trained point in blue: the random plane looks like a minimum (all red), the
@@ -108,12 +108,14 @@ def slices_random_vs_hessian(
             # second difference cannot resolve the flat λmin axis
             name_k = "axis_curvature" if "axis_curvature" in ds else "centre_curvature"
             kappa = ds[name_k].isel(replica=0).values
-            title = f"{name}: κa = {kappa[0]:.3g}, κb = {kappa[1]:.3g}"
+            # the pair heads every panel: a long architecture name beside the axis label
+            # ran into the row above
+            title = f"{label}\n{name}: κa = {kappa[0]:.3g}, κb = {kappa[1]:.3g}"
             if "critical" in ds and not bool(ds["critical"].isel(replica=0).all()):
                 title += "\nslope ≥ 0.1 × curvature: not a critical point"
             ax.set_title(title, fontsize="small")
             ax.set_xlabel(_axis_label(ds, "a"))
-            ax.set_ylabel(f"{label}\n{_axis_label(ds, 'b')}" if col == 0 else _axis_label(ds, "b"))
+            ax.set_ylabel(_axis_label(ds, "b"))
             unit = ds["train_loss"].attrs.get("units", "1")
             fig.colorbar(
                 mesh,
