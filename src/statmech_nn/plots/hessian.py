@@ -66,8 +66,9 @@ def curvature_vs_depth(runs: Sequence[xr.Dataset], style: Mapping) -> plt.Figure
     """λmax, λmin and the mean curvature tr/P against depth, for H and its Gauss–Newton part G.
 
     One point per replica, lines through the replica means; colour is the widest
-    hidden layer (units of an MLP, channels of a CNN), marker/line style the matrix (H, or G ⪰ 0: only H − G can curve down); the
-    legend names them, the faint replica points and the zero line.
+    hidden layer (units of an MLP, channels of a CNN), marker/line style the matrix (H,
+    or G ⪰ 0: only H − G can curve down); the legend names them, the faint replica
+    points and the zero line.
     """
     rows = []
     for ds in runs:
