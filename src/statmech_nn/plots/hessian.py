@@ -50,14 +50,12 @@ def hessian_spectrum(runs: Sequence[xr.Dataset], style: Mapping) -> plt.Figure:
         ax.set_ylabel(f"density ({unit})")
     handles = labelled_handles(axes)  # a panel without the dense spectrum lacks its bars
     # below the panels: on the right it ran into the last panel's long title
-    fig.legend(
-        handles=list(handles.values()), loc="outside lower center", ncols=2, frameon=False
-    )
+    fig.legend(handles=list(handles.values()), loc="outside lower center", ncols=2, frameon=False)
     return fig
 
 
 def _sizes(ds: xr.Dataset) -> str:
-    """"P = …, n = … samples": the Hessian's size and the training samples it averages."""
+    """ "P = …, n = … samples": the Hessian's size and the training samples it averages."""
     n = f", n = {ds.attrs['n_samples']} samples" if "n_samples" in ds.attrs else ""
     return f"P = {ds.attrs['n_params']}{n}"
 
