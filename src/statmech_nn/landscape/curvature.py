@@ -194,8 +194,12 @@ def curvature_statistics(
             dr,
             "fraction of random planes with a negative curvature",
         ),
-        "lambda_max": labelled(hess.curvature[..., 0], dr, "largest Hessian eigenvalue λmax"),
-        "lambda_min": labelled(hess.curvature[..., 1], dr, "smallest Hessian eigenvalue λmin"),
+        "lambda_max": labelled(
+            hess.curvature[..., 0], dr, "κ along the λmax eigenvector (λmax on the same data)"
+        ),
+        "lambda_min": labelled(
+            hess.curvature[..., 1], dr, "κ along the λmin eigenvector (λmin on the same data)"
+        ),
     }
     if trace is not None:
         trace = torch.as_tensor(trace, dtype=dt, device=device)

@@ -7,6 +7,7 @@ import numpy as np
 import seaborn as sns
 import xarray as xr
 from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
 
 from statmech_nn.plots.common import labelled_handles
 
@@ -198,8 +199,10 @@ def projected_curvature(curvature: Sequence[xr.Dataset], style: Mapping) -> plt.
     """Histogram of random-projection curvatures κ = δᵀHδ/|δ|², with tr H / P, λmin, λmax.
 
     One panel per data set and architecture, all sliced replicas pooled. Lines:
-    mean κ (solid), tr H / P from the Hessian stage (dashed, when present),
-    λmin (red) and λmax (marked at the right edge when off scale); the text
+    mean κ (solid), tr H / P from the Hessian stage (dashed, when present), and the
+    curvature along the Hessian stage's λmin (red) and λmax eigenvectors (λmax named in
+    the text when off scale), measured on the same data as κ: λmin and λmax themselves
+    where the Hessian stage used those samples too; a rug marks every κ. The text
     gives the fractions of random directions and random planes with negative
     curvature. One legend names the lines of every panel.
     """
@@ -215,15 +218,18 @@ def projected_curvature(curvature: Sequence[xr.Dataset], style: Mapping) -> plt.
         lam_min = float(ds["lambda_min"].mean())
         lam_max = float(ds["lambda_max"].mean())
         sns.histplot(x=kappa, ax=ax, stat="density", color="C0", label="random δ")
+        # a rug marks every κ: for P ~ 10⁶ their spread (√(2 tr H²)/P) is far narrower than
+        # the distance to λmin, and the bars alone are too thin to see
+        sns.rugplot(x=kappa, ax=ax, color="C0", height=0.04, lw=0.5)
         ax.axvline(kappa.mean(), color="C0", lw=1.5, label="mean κ")
         if "trace_per_param" in ds:
             ax.axvline(float(ds["trace_per_param"].mean()), color="k", ls="--", label="tr H / P")
-        ax.axvline(lam_min, color="C3", lw=1.5, label="λmin")
+        ax.axvline(lam_min, color="C3", lw=1.5, label="κ along the λmin eigenvector")
         left, right = ax.get_xlim()
         ax.set_xlim(min(left, lam_min * 1.1), right)
         off_scale = ""
         if lam_max <= ax.get_xlim()[1]:
-            ax.axvline(lam_max, color="C2", lw=1.5, label="λmax")
+            ax.axvline(lam_max, color="C2", lw=1.5, label="κ along the λmax eigenvector")
         else:  # far right of the bulk: named in the text block, clear of the bars
             off_scale = f"\nλmax = {lam_max:.3g} (off scale, right)"
         ax.text(
@@ -241,6 +247,7 @@ def projected_curvature(curvature: Sequence[xr.Dataset], style: Mapping) -> plt.
         ax.set_ylim(0, ax.get_ylim()[1] * 1.4)  # headroom: the text block above the bars
         unit = ds["curvature"].attrs.get("units", "1")
         ax.set_xlabel(f"projected curvature κ ({unit})")
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=3))  # long labels of small κ overlapped
         ax.set_title(f"{ds.attrs['dataset']} / {ds.attrs['arch']}", fontsize="small")
     handles = labelled_handles(axes[0])  # every line any panel drew, once
     fig.legend(handles=list(handles.values()), loc="outside right center", fontsize="x-small")
