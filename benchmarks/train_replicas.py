@@ -9,8 +9,8 @@ the best of ``--repeats`` interleaved runs of each variant, and their ratios
 measured in this run (no assertion), after one warm-up run of each variant;
 ``--wall-threads 2`` adds wall-clock times with two threads. The variants
 do the same work: the same epochs, mini-batches and per-epoch evaluation on
-the full training and test sets, the initialisation (epoch 0) included, as a
-study records it.
+the full training and test sets, the initialisation (epoch 0) included, and
+the full-batch gradient at the snapshot epochs, as a study records them.
 
     python benchmarks/train_replicas.py [--arch mlp-d1-w32 mlp-d1-w64 ...] [--replicas 16]
         [--epochs 5] [--repeats 3] [--wall-threads 2]
@@ -25,7 +25,7 @@ from torch.func import functional_call, grad, stack_module_state, vmap
 from statmech_nn.data import digits
 from statmech_nn.nets import MLP as Model
 from statmech_nn.seeds import derive_seed
-from statmech_nn.train import TrainSettings, per_sample_loss, train_replicas
+from statmech_nn.train import TrainSettings, per_sample_loss, snapshot_epochs, train_replicas
 
 
 def _mlp(model, seed):
@@ -44,8 +44,10 @@ def _mlp(model, seed):
 
 
 def textbook_loop(model, x_tr, y_tr, x_te, y_te, s, seeds):
-    """One replica after another: nn.Sequential, torch.optim.Adam, loss.backward()."""
+    """One replica after another: nn.Sequential, torch.optim.Adam, loss.backward(), and the
+    full-batch gradient at the snapshot epochs (the study records its norm)."""
     n = x_tr.shape[0]
+    snapshots = snapshot_epochs(s.epochs, s.snapshots)
     for seed in seeds:
         net = _mlp(model, seed)
         opt = torch.optim.Adam(net.parameters(), lr=s.lr)
@@ -62,6 +64,9 @@ def textbook_loop(model, x_tr, y_tr, x_te, y_te, s, seeds):
                 for x, y in ((x_tr, y_tr), (x_te, y_te)):
                     out = net(x)
                     per_sample_loss(out, y, s.loss).mean(), (out.argmax(-1) == y).double().mean()
+            if epoch in snapshots:
+                net.zero_grad()
+                per_sample_loss(net(x_tr), y_tr, s.loss).mean().backward()
 
 
 def plain_vmap(model, x_tr, y_tr, x_te, y_te, s, seeds):
@@ -75,6 +80,8 @@ def plain_vmap(model, x_tr, y_tr, x_te, y_te, s, seeds):
         return per_sample_loss(functional_call(base, (p, b), (x,)), y, s.loss).mean()
 
     step_grad = vmap(grad(loss))
+    full_grad = vmap(grad(loss), in_dims=(0, 0, None, None))
+    snapshots = snapshot_epochs(s.epochs, s.snapshots)
     forward = vmap(lambda p, b, x: functional_call(base, (p, b), (x,)), in_dims=(0, 0, None))
     gens = [torch.Generator().manual_seed(derive_seed(seed, "batch-order")) for seed in seeds]
     n = x_tr.shape[0]
@@ -91,6 +98,8 @@ def plain_vmap(model, x_tr, y_tr, x_te, y_te, s, seeds):
             for x, y in ((x_tr, y_tr), (x_te, y_te)):
                 out = forward(params, buffers, x)
                 per_sample_loss(out, y, s.loss).mean(-1), (out.argmax(-1) == y).double().mean(-1)
+        if epoch in snapshots:
+            full_grad(params, buffers, x_tr, y_tr)
 
 
 def timed(fn, clock=time.process_time):
