@@ -13,7 +13,7 @@ the full training and test sets, the initialisation (epoch 0) included, and
 the full-batch gradient at the snapshot epochs, as a study records them.
 
     python benchmarks/train_replicas.py [--arch mlp-d1-w32 mlp-d1-w64 ...] [--replicas 16]
-        [--epochs 5] [--repeats 3] [--wall-threads 2]
+        [--epochs 5] [--repeats 3] [--snapshots 5] [--wall-threads 2]
 """
 
 import argparse
@@ -134,7 +134,9 @@ def bench_arch(arch, data, args):
     """Times of the four variants for one architecture (and its ratio line)."""
     torch.set_num_threads(1)
     model = Model.build(arch, 64, 10)
-    s = TrainSettings(epochs=args.epochs, batch_size=64, optimizer="adam", lr=2e-3)
+    s = TrainSettings(
+        epochs=args.epochs, batch_size=64, optimizer="adam", lr=2e-3, snapshots=args.snapshots
+    )
     seeds = list(range(args.replicas))
     warm = TrainSettings(epochs=1, batch_size=64, optimizer="adam", lr=2e-3)
     train_replicas(model, *data, warm, seeds)  # first calls pay one-off library set-up
@@ -173,6 +175,12 @@ def main() -> None:
     ap.add_argument("--replicas", type=int, default=16)
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--repeats", type=int, default=3, help="best of this many runs each")
+    ap.add_argument(
+        "--snapshots",
+        type=int,
+        default=5,
+        help="epochs with a snapshot and its full-batch gradient (the study's default: 5)",
+    )
     ap.add_argument(
         "--wall-threads",
         type=int,
