@@ -2,6 +2,7 @@
 a short config stands alone on the schema's defaults."""
 
 import copy
+import re
 from pathlib import Path
 
 import pytest
@@ -447,3 +448,16 @@ def test_dry_run_of_both_configs(workflow_copy, config):
 def test_default_run_uses_config_yaml(workflow_copy: Path):
     out = snakemake(workflow_copy, "-n").stdout
     assert "results/train/digits_n600/mlp-d1-w128-tanh.nc" in out
+
+
+def test_schema_repeats_the_architecture_pattern_of_arch_py():
+    """The schema cannot import arch.py's regex: each architecture pattern it writes out
+    must be arch.SCHEMA_PATTERN, so a new family option (as -pool was) changes both."""
+    from statmech_nn import arch
+
+    text = (ROOT / "workflow/schemas/config.schema.yaml").read_text()
+    found = re.findall(r'pattern: "(\^\(mlp-d[^"]*)"', text)
+    assert len(found) == 2
+    assert set(found) == {arch.SCHEMA_PATTERN}
+    assert re.fullmatch(arch.SCHEMA_PATTERN, "cnn-c16-c32-k3-pool-relu-bn")
+    assert not re.fullmatch(arch.SCHEMA_PATTERN, "cnn-c16-k3-bn-pool")

@@ -27,6 +27,9 @@ _MLP = rf"mlp-d[1-9][0-9]*-w[1-9][0-9]*(-({_ACT}))?"
 _CNN = rf"cnn(-c[1-9][0-9]*)+-k[1-9][0-9]*(-pool)?(-({_ACT}))?(-bn)?"
 ARCH_REGEX = rf"perceptron|{_MLP}|{_CNN}"
 CUSTOM_NAME = r"[A-Za-z][A-Za-z0-9_]*"  # a `models:` key: a word, no '-' (never a built-in)
+# the config schema's pattern of an architecture string (perceptron is a word); the schema is
+# YAML and repeats it literally, tests/test_config.py checks that it does
+SCHEMA_PATTERN = rf"^({_MLP}|{_CNN}|{CUSTOM_NAME})$"
 _ARCH = re.compile(
     rf"^(?:perceptron|mlp-d(?P<depth>[1-9]\d*)-w(?P<width>[1-9]\d*)(?:-(?P<act>{_ACT}))?)$"
 )
