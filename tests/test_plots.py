@@ -1,10 +1,12 @@
 """Figure functions render from small synthetic Datasets (no workflow run)."""
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import xarray as xr
 
 from statmech_nn import plots
+from statmech_nn.plots.common import apply_style
 
 STYLE = {
     "context": "paper",
@@ -408,3 +410,55 @@ def test_an_off_scale_lambda_max_is_named_in_the_text_block_not_over_the_bars():
     texts = [t.get_text() for t in ax.texts]
     assert len(texts) == 1 and texts[0].splitlines()[-1] == "λmax = 5 (off scale, right)"
     assert ax.get_xlim()[1] < 5.0
+
+
+def _text_boxes(fig):
+    """Window extents of every axis's title, x label and y label, by axis."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = []
+    for i, ax in enumerate(fig.axes):
+        for text in (ax.title, ax.xaxis.label, ax.yaxis.label):
+            if text.get_text():
+                boxes.append((i, text.get_text(), text.get_window_extent(renderer)))
+    return boxes
+
+
+def test_slice_grid_names_each_pair_in_its_titles_and_no_label_runs_into_another_row():
+    """Long CNN names sat in the left y label and ran into the row above: the pair now
+    heads each panel's title, and no title or axis label overlaps another panel's."""
+    long = ["cnn-c128-c256-c384-k3-pool", "cnn-c32-c64-c64-k3-pool-bn", "cnn-c16-k3"]
+    runs = []
+    for arch in long:
+        for direction, kinds in (("random", ["random", "random"]), ("pca", ["pca1", "pca2"])):
+            ds = _slice(direction, kinds, trajectory=direction == "pca")
+            ds.attrs |= {"dataset": "digits_images", "arch": arch}
+            runs.append(ds)
+    style = STYLE | {"panel_width": 3.0, "panel_height": 2.4}  # the study's default sizes
+    with plt.rc_context():  # the study's theme, undone afterwards
+        apply_style(style)
+        fig = plots.slices_random_vs_hessian(runs, ["random", "pca"], style)
+        boxes = _text_boxes(fig)
+    heat_maps = [ax for ax in fig.axes if ax.get_title()]
+    assert len(heat_maps) == 6
+    for ax, arch in zip(heat_maps, [a for a in long for _ in range(2)], strict=True):
+        assert ax.get_title().splitlines()[0] == f"digits_images / {arch}"
+        assert arch not in ax.get_ylabel()
+    for i, text, box in boxes:
+        for j, other, other_box in boxes:
+            if i != j:
+                assert not box.overlaps(other_box), f"{text!r} overlaps {other!r}"
+
+
+def test_curvature_vs_depth_names_its_colours_and_the_hessian_samples():
+    """The colour is the widest hidden layer (a CNN's channels too, not "width"), and a
+    Hessian on a subsample says so: its λmin < 0 need not be the training set's."""
+    runs = [_hessian_run(1, dense=False), _hessian_run(2, dense=True)]
+    for ds in runs:
+        ds.attrs["n_samples"] = 256
+    fig = plots.curvature_vs_depth(runs, STYLE)
+    texts = {t.get_text() for legend in fig.legends for t in legend.get_texts()}
+    assert "widest hidden layer\n(units or channels)" in texts and "width" not in texts
+    assert fig.get_suptitle() == "Hessian on n = 256 training samples"
+    spectrum = plots.hessian_spectrum(runs, STYLE)
+    assert spectrum.axes[0].get_title().endswith("(P = 100, n = 256 samples)")

@@ -55,7 +55,7 @@ def hessian_spectrum(runs: Sequence[xr.Dataset], style: Mapping) -> plt.Figure:
 
 
 def _sizes(ds: xr.Dataset) -> str:
-    """ "P = …, n = … samples": the Hessian's size and the training samples it averages."""
+    """The Hessian's size and the training samples it averages: "P = …, n = … samples"."""
     n = f", n = {ds.attrs['n_samples']} samples" if "n_samples" in ds.attrs else ""
     return f"P = {ds.attrs['n_params']}{n}"
 
